@@ -1,0 +1,98 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { MedLedgerError, toHex } from '@medledger/types';
+import { CryptoErrorCode } from './errors.js';
+import { sha256 } from './hash.js';
+
+/**
+ * ed25519 through OpenSSL (`node:crypto`): ~12x faster than a pure-JS verify on this class of
+ * machine (DESIGN §3). Key objects are expensive to build, so they are built once per key and
+ * cached.
+ */
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+export const PUBLIC_KEY_BYTES = 32;
+export const SECRET_KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+
+export interface Ed25519KeyPair {
+  publicKey: Uint8Array;
+  /** The 32-byte seed. Never logged. */
+  secretKey: Uint8Array;
+}
+
+export function generateKeyPair(): Ed25519KeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  return {
+    publicKey: new Uint8Array(spki.subarray(spki.length - 32)),
+    secretKey: new Uint8Array(pkcs8.subarray(pkcs8.length - 32)),
+  };
+}
+
+export function publicKeyFromSecret(secretKey: Uint8Array): Uint8Array {
+  const spki = createPublicKey(privateKeyObject(secretKey)).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  if (secretKey.length !== SECRET_KEY_BYTES)
+    throw new MedLedgerError(CryptoErrorCode.BAD_KEY, 'secret key must be 32 bytes');
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
+}
+
+/** Holds a private key object so signing does not rebuild it each time. */
+export class Signer {
+  readonly publicKey: Uint8Array;
+  readonly address: Uint8Array;
+  readonly #key: KeyObject;
+
+  constructor(secretKey: Uint8Array) {
+    this.#key = privateKeyObject(secretKey);
+    this.publicKey = publicKeyFromSecret(secretKey);
+    this.address = addressOf(this.publicKey);
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, message, this.#key));
+  }
+
+  /** Keeps the key out of logs and JSON dumps. */
+  toJSON(): string {
+    return `Signer(${toHex(this.address)})`;
+  }
+}
+
+const MAX_CACHED_KEYS = 65_536;
+const publicKeyCache = new Map<string, KeyObject>();
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const id = toHex(publicKey);
+  let key = publicKeyCache.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    if (publicKeyCache.size >= MAX_CACHED_KEYS) publicKeyCache.delete(publicKeyCache.keys().next().value!);
+    publicKeyCache.set(id, key);
+  }
+  return key;
+}
+
+/** Returns false (never throws) for a malformed key or signature. */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+  try {
+    return verify(null, message, publicKeyObject(publicKey), signature);
+  } catch {
+    return false;
+  }
+}
+
+/** An account's address: the first 20 bytes of sha256(public key). */
+export function addressOf(publicKey: Uint8Array): Uint8Array {
+  return sha256(publicKey).subarray(0, 20);
+}
+
+export function addressHex(publicKey: Uint8Array): string {
+  return toHex(addressOf(publicKey));
+}

@@ -1,0 +1,12 @@
+import { createHash } from 'node:crypto';
+
+export function sha256(data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
+}
+
+/** sha256 over several parts without concatenating them first. */
+export function sha256Parts(parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './hash.js';
+export * from './ed25519.js';
+export * from './merkle.js';
+export * from './keyfile.js';

@@ -1,0 +1,147 @@
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MedLedgerError, bytesEqual, fromHex, isRecord, toHex } from '@medledger/types';
+import { publicKeyFromSecret, type Ed25519KeyPair } from './ed25519.js';
+import { CryptoErrorCode } from './errors.js';
+
+/**
+ * Key files (ADR 0003). A key file is JSON holding one ed25519 key. Encrypted files wrap the
+ * seed with AES-256-GCM under a key derived by scrypt from a passphrase; the public key and
+ * address stay readable so an operator can tell which key a file holds without unlocking it.
+ * Unencrypted files are for development networks only; reading one is reported to the caller
+ * so it can warn.
+ */
+export const PASSPHRASE_ENV = 'MEDLEDGER_KEY_PASSPHRASE';
+export const PASSPHRASE_FILE_ENV = 'MEDLEDGER_KEY_PASSPHRASE_FILE';
+
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+
+interface PlainKeyFile {
+  version: 1;
+  type: 'ed25519';
+  publicKey: string;
+  secretKey: string;
+}
+
+interface EncryptedKeyFile {
+  version: 1;
+  type: 'ed25519';
+  publicKey: string;
+  crypto: {
+    kdf: 'scrypt';
+    n: number;
+    r: number;
+    p: number;
+    salt: string;
+    cipher: 'aes-256-gcm';
+    iv: string;
+    ciphertext: string;
+    tag: string;
+  };
+}
+
+export interface LoadedKey extends Ed25519KeyPair {
+  encrypted: boolean;
+}
+
+/** Writes atomically (temp file + rename) with owner-only permissions. */
+export function writeKeyFile(path: string, key: Ed25519KeyPair, passphrase?: string): void {
+  let file: PlainKeyFile | EncryptedKeyFile;
+  if (passphrase) {
+    const salt = randomBytes(16);
+    const iv = randomBytes(12);
+    const kek = scryptSync(passphrase, salt, 32, SCRYPT);
+    const cipher = createCipheriv('aes-256-gcm', kek, iv);
+    cipher.setAAD(Buffer.from(key.publicKey));
+    const ciphertext = Buffer.concat([cipher.update(key.secretKey), cipher.final()]);
+    file = {
+      version: 1,
+      type: 'ed25519',
+      publicKey: toHex(key.publicKey),
+      crypto: {
+        kdf: 'scrypt',
+        n: SCRYPT.N,
+        r: SCRYPT.r,
+        p: SCRYPT.p,
+        salt: salt.toString('hex'),
+        cipher: 'aes-256-gcm',
+        iv: iv.toString('hex'),
+        ciphertext: ciphertext.toString('hex'),
+        tag: cipher.getAuthTag().toString('hex'),
+      },
+    };
+  } else {
+    file = { version: 1, type: 'ed25519', publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Passphrase from MEDLEDGER_KEY_PASSPHRASE, or the file named by MEDLEDGER_KEY_PASSPHRASE_FILE. */
+export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env[PASSPHRASE_ENV]) return env[PASSPHRASE_ENV];
+  const file = env[PASSPHRASE_FILE_ENV];
+  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  return undefined;
+}
+
+export function readKeyFile(path: string, passphrase?: string): LoadedKey {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `cannot read key file: ${(err as Error).message}`);
+  }
+  if (!isRecord(raw) || raw.type !== 'ed25519' || typeof raw.publicKey !== 'string') {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'not a MedLedger ed25519 key file');
+  }
+  const publicKey = fromHex(raw.publicKey, 'publicKey');
+  let secretKey: Uint8Array;
+  let encrypted = false;
+  if (typeof raw.secretKey === 'string') {
+    secretKey = fromHex(raw.secretKey, 'secretKey');
+  } else if (isRecord(raw.crypto)) {
+    encrypted = true;
+    if (!passphrase) {
+      throw new MedLedgerError(
+        CryptoErrorCode.NO_PASSPHRASE,
+        `key file is encrypted: set ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}`,
+      );
+    }
+    secretKey = decryptSeed(raw.crypto, publicKey, passphrase);
+  } else {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'key file has neither secretKey nor crypto');
+  }
+  if (secretKey.length !== 32 || !bytesEqual(publicKeyFromSecret(secretKey), publicKey)) {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'key file public key does not match its secret key');
+  }
+  return { publicKey, secretKey, encrypted };
+}
+
+function decryptSeed(c: Record<string, unknown>, publicKey: Uint8Array, passphrase: string): Uint8Array {
+  const hex = (k: string) => fromHex(String(c[k]), `crypto.${k}`);
+  const n = Number(c.n);
+  const r = Number(c.r);
+  const p = Number(c.p);
+  if (
+    c.kdf !== 'scrypt' ||
+    c.cipher !== 'aes-256-gcm' ||
+    !(n > 1 && n <= 1 << 20) ||
+    !(r > 0 && r <= 16) ||
+    !(p > 0 && p <= 4)
+  ) {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'unsupported key file parameters');
+  }
+  const kek = scryptSync(passphrase, hex('salt'), 32, { N: n, r, p, maxmem: 256 * 1024 * 1024 });
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', kek, hex('iv'));
+    decipher.setAAD(publicKey);
+    decipher.setAuthTag(hex('tag'));
+    return new Uint8Array(Buffer.concat([decipher.update(hex('ciphertext')), decipher.final()]));
+  } catch {
+    throw new MedLedgerError(CryptoErrorCode.BAD_PASSPHRASE, 'wrong passphrase for key file');
+  }
+}

@@ -1,0 +1,159 @@
+import type { Genesis, Header, Tx } from '@medledger/types';
+import type { WriteBatch } from '@medledger/db';
+
+/**
+ * The state machine contract (a narrow ABCI): the node checks txs against committed state,
+ * executes a block at the block's time, and writes the returned effects in the block's batch.
+ * Nothing here reads the clock, randomness or the environment.
+ */
+export const TxCode = {
+  Ok: 0,
+  BadNonce: 1,
+  Unauthorized: 2,
+  NotFound: 3,
+  AlreadyExists: 4,
+  Invalid: 5,
+  Expired: 6,
+  WrongChain: 7,
+} as const;
+export type TxCode = (typeof TxCode)[keyof typeof TxCode];
+
+export interface TxResult {
+  code: TxCode;
+  /** A short reason; never patient data. */
+  log: string;
+}
+
+export interface DecodedTx {
+  tx: Tx;
+  hash: Uint8Array;
+}
+
+export interface Validator {
+  /** 20-byte address of the node key. */
+  address: Uint8Array;
+  pubKey: Uint8Array;
+  org: string;
+  name: string;
+}
+
+export interface BlockExecution {
+  /** State commitment after this block; goes into the next header's appHash. */
+  appHash: Uint8Array;
+  results: TxResult[];
+}
+
+export interface StateMachine {
+  /** Height of the last executed block (0 = genesis state). */
+  readonly height: number;
+  /** App hash after the last executed block, or of the genesis state. */
+  readonly appHash: Uint8Array;
+  /** Writes genesis state into `batch` when the store is empty; a no-op otherwise. */
+  initGenesis(batch: WriteBatch): void;
+  /**
+   * Checks a signature-verified tx against committed state plus `pendingNonce` (the highest
+   * nonce this sender already has in the mempool), without changing anything.
+   */
+  checkTx(tx: Tx, pendingNonce?: number): TxResult;
+  /** Runs every tx of a block in order at `header.time` and adds all state writes to `batch`. */
+  executeBlock(header: Header, txs: readonly DecodedTx[], batch: WriteBatch): BlockExecution;
+  /** Called after the batch of `height` is on disk. */
+  commit(height: number, appHash: Uint8Array): void;
+  /** Validators in force at `height` (changes decided at h take effect at h + 2), sorted by address. */
+  validatorsAt(height: number): Validator[];
+  readonly query: StateQueries;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, null at the end. */
+  next: string | null;
+}
+
+export interface RecordView {
+  id: string;
+  patient: string;
+  author: string;
+  resourceType: string;
+  contentHash: string;
+  size: number;
+  version: number;
+  previous: string | null;
+  createdAt: number;
+  height: number;
+}
+
+export interface PatientView {
+  id: string;
+  /** Address of the patient's own account, or null while custodial. */
+  account: string | null;
+  custodian: string | null;
+  encKey: string | null;
+  registeredAt: number;
+}
+
+export interface ConsentView {
+  id: string;
+  patient: string;
+  grantee: string;
+  scope: { types: string[]; records: string[] };
+  purpose: string;
+  expires: number;
+  grantedAt: number;
+  revokedAt: number | null;
+  status: 'active' | 'revoked' | 'expired';
+}
+
+export interface AccessEventView {
+  record: string;
+  patient: string;
+  accessor: string;
+  purpose: string;
+  consent: string | null;
+  breakGlass: string | null;
+  time: number;
+  height: number;
+  tx: string;
+}
+
+export interface OrgView {
+  id: string;
+  name: string;
+  kind: string;
+  orgKey: string;
+  encKey: string;
+  nodeKeys: string[];
+}
+
+export interface RecordQuery {
+  patient?: string;
+  author?: string;
+  type?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface StateQueries {
+  account(address: string): { nonce: number } | undefined;
+  org(id: string): OrgView | undefined;
+  orgs(): OrgView[];
+  /** The organisation whose org key or node key this public key is. */
+  orgOfKey(pubKeyHex: string): string | undefined;
+  patient(id: string): PatientView | undefined;
+  record(id: string): RecordView | undefined;
+  /** Time-ordered; filters combine. Requires at least one of patient, author or type. */
+  records(q: RecordQuery): Page<RecordView>;
+  consent(id: string): ConsentView | undefined;
+  /** As of block time `now` for the status field. */
+  consentsByPatient(patient: string, now: number): ConsentView[];
+  consentsByGrantee(org: string, now: number): ConsentView[];
+  accessByPatient(patient: string, opts?: { limit?: number; cursor?: string }): Page<AccessEventView>;
+  accessByAccessor(org: string, opts?: { limit?: number; cursor?: string }): Page<AccessEventView>;
+  evidence(): { validator: string; height: number; round: number; type: number; committedAt: number }[];
+}
+
+export interface GenesisInput {
+  genesis: Genesis;
+}

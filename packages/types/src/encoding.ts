@@ -1,0 +1,65 @@
+import { encode, decode } from 'cborg';
+import { MedLedgerError, TypesErrorCode } from './errors.js';
+
+/**
+ * The one canonical binary encoding (ADR 0001): deterministic CBOR (RFC 8949 §4.2) through
+ * cborg. Everything that is hashed or signed goes through `encodeCanonical`. `decodeCanonical`
+ * accepts only bytes that re-encode to themselves, so every value has exactly one encoding and
+ * a hash of bytes is a hash of the value.
+ */
+const DECODE_OPTIONS = {
+  strict: true,
+  rejectDuplicateMapKeys: true,
+  allowUndefined: false,
+  allowIndefinite: false,
+  allowNaN: false,
+  allowInfinity: false,
+  allowBigInt: false,
+  useMaps: false,
+} as const;
+
+export function encodeCanonical(value: unknown): Uint8Array {
+  return encode(value);
+}
+
+export function decodeCanonical(bytes: Uint8Array): unknown {
+  let value: unknown;
+  try {
+    value = decode(bytes, DECODE_OPTIONS);
+  } catch (err) {
+    throw new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
+  }
+  const again = encode(value);
+  if (!bytesEqual(again, bytes)) {
+    throw new MedLedgerError(TypesErrorCode.NON_CANONICAL, 'bytes are not in canonical encoding');
+  }
+  return value;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+export function fromHex(hex: string, field = 'hex'): Uint8Array {
+  if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
+    throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, `${field}: expected lowercase hex`, { field });
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}

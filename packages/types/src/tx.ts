@@ -1,0 +1,210 @@
+import { decodeCanonical, encodeCanonical } from './encoding.js';
+import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
+import {
+  assertArray,
+  assertBytes,
+  assertInt,
+  assertKeys,
+  assertRecord,
+  assertString,
+  assertUint,
+  FHIR_TYPE_RE,
+  ID_RE,
+  ORG_ID_RE,
+  PURPOSE_RE,
+} from './validate.js';
+
+/** Every transaction type the state machine knows. Unknown types are rejected at decode. */
+export const TxType = {
+  PatientRegister: 'patient.register',
+  RecordAnchor: 'record.anchor',
+  ConsentGrant: 'consent.grant',
+  ConsentRevoke: 'consent.revoke',
+  AccessLog: 'access.log',
+  Evidence: 'evidence.submit',
+} as const;
+export type TxType = (typeof TxType)[keyof typeof TxType];
+const TX_TYPES: readonly string[] = Object.values(TxType);
+
+export interface PatientRegisterPayload {
+  /** Random pseudonymous id (32 hex). */
+  patient: string;
+  /** The patient's own account key when the patient holds it; null when a hospital registers custodially. */
+  account: Uint8Array | null;
+  /** The patient's x25519 encryption public key, if any. */
+  encKey: Uint8Array | null;
+}
+
+export interface RecordAnchorPayload {
+  record: string;
+  patient: string;
+  /** FHIR R4 resource type of the document. */
+  resourceType: string;
+  /** sha256 of the encrypted document. */
+  contentHash: Uint8Array;
+  size: number;
+  /** The record this one amends; null for a first version. */
+  previous: string | null;
+}
+
+export interface ConsentScope {
+  /** FHIR resource types covered; empty means none by type. */
+  types: string[];
+  /** Record ids covered; empty means none by id. */
+  records: string[];
+}
+
+export interface ConsentGrantPayload {
+  consent: string;
+  patient: string;
+  grantee: string;
+  scope: ConsentScope;
+  purpose: string;
+  /** Expiry as block time in ms since the epoch; 0 = no expiry. */
+  expires: number;
+}
+
+export interface ConsentRevokePayload {
+  consent: string;
+}
+
+export interface AccessLogPayload {
+  record: string;
+  purpose: string;
+  /** The consent the access relies on, or null for break-glass. */
+  consent: string | null;
+  /** Stated reason for emergency access; null when a consent covers it. */
+  breakGlass: string | null;
+}
+
+export interface EvidencePayload {
+  /** Two conflicting signed votes from one validator, each in its canonical encoding. */
+  voteA: Uint8Array;
+  voteB: Uint8Array;
+}
+
+export interface TxPayloads {
+  'patient.register': PatientRegisterPayload;
+  'record.anchor': RecordAnchorPayload;
+  'consent.grant': ConsentGrantPayload;
+  'consent.revoke': ConsentRevokePayload;
+  'access.log': AccessLogPayload;
+  'evidence.submit': EvidencePayload;
+}
+
+export interface Tx<T extends TxType = TxType> {
+  chainId: string;
+  type: T;
+  /** The signer's ed25519 public key (32 bytes). */
+  from: Uint8Array;
+  /** Per-account, strictly increasing. */
+  nonce: number;
+  payload: TxPayloads[T];
+  /** ed25519 over `txSignBytes`. */
+  signature: Uint8Array;
+}
+
+export type UnsignedTx<T extends TxType = TxType> = Omit<Tx<T>, 'signature'>;
+
+export const MAX_TX_BYTES = 16 * 1024;
+const CHAIN_ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
+
+/** Domain-separated bytes an account signs: the tag keeps a tx signature from passing as a vote. */
+export function txSignBytes(tx: UnsignedTx): Uint8Array {
+  return encodeCanonical(['medledger/tx/1', tx.chainId, tx.type, tx.from, tx.nonce, tx.payload]);
+}
+
+export function encodeTx(tx: Tx): Uint8Array {
+  return encodeCanonical([tx.chainId, tx.type, tx.from, tx.nonce, tx.payload, tx.signature]);
+}
+
+/** Decodes and shape-validates a tx. Signatures and state rules are checked elsewhere. */
+export function decodeTx(bytes: Uint8Array): Tx {
+  if (bytes.length > MAX_TX_BYTES) {
+    throw new MedLedgerError(TypesErrorCode.TOO_LARGE, `tx is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
+  }
+  const v = decodeCanonical(bytes);
+  if (!Array.isArray(v) || v.length !== 6) throw shapeError('tx', 'a list of 6 fields');
+  const [chainId, type, from, nonce, payload, signature] = v as unknown[];
+  const tx = {
+    chainId: assertString(chainId, 'chainId', 48, CHAIN_ID_RE),
+    type: assertTxType(type),
+    from: assertBytes(from, 'from', 32),
+    nonce: assertUint(nonce, 'nonce'),
+    payload: payload as never,
+    signature: assertBytes(signature, 'signature', 64),
+  } satisfies Tx;
+  validatePayload(tx.type, payload);
+  return tx;
+}
+
+function assertTxType(v: unknown): TxType {
+  if (typeof v !== 'string' || !TX_TYPES.includes(v)) {
+    throw new MedLedgerError(
+      TypesErrorCode.UNKNOWN_TX_TYPE,
+      `unknown tx type ${JSON.stringify(String(v).slice(0, 40))}`,
+    );
+  }
+  return v as TxType;
+}
+
+const nullable = <T>(v: unknown, check: (v: unknown) => T): T | null => (v === null ? null : check(v));
+const id = (field: string) => (v: unknown) => assertString(v, field, 32, ID_RE);
+
+/** Checks a payload's shape for its type; throws a MedLedgerError naming the bad field. */
+export function validatePayload(type: TxType, payload: unknown): void {
+  const p = assertRecord(payload, 'payload');
+  const f = (name: string) => `payload.${name}`;
+  switch (type) {
+    case TxType.PatientRegister:
+      assertKeys(p, ['patient', 'account', 'encKey'], 'payload');
+      id(f('patient'))(p.patient);
+      nullable(p.account, (v) => assertBytes(v, f('account'), 32));
+      nullable(p.encKey, (v) => assertBytes(v, f('encKey'), 32));
+      return;
+    case TxType.RecordAnchor:
+      assertKeys(p, ['record', 'patient', 'resourceType', 'contentHash', 'size', 'previous'], 'payload');
+      id(f('record'))(p.record);
+      id(f('patient'))(p.patient);
+      assertString(p.resourceType, f('resourceType'), 64, FHIR_TYPE_RE);
+      assertBytes(p.contentHash, f('contentHash'), 32);
+      assertUint(p.size, f('size'), 2 ** 40);
+      nullable(p.previous, id(f('previous')));
+      return;
+    case TxType.ConsentGrant: {
+      assertKeys(p, ['consent', 'patient', 'grantee', 'scope', 'purpose', 'expires'], 'payload');
+      id(f('consent'))(p.consent);
+      id(f('patient'))(p.patient);
+      assertString(p.grantee, f('grantee'), 63, ORG_ID_RE);
+      const scope = assertRecord(p.scope, f('scope'));
+      assertKeys(scope, ['types', 'records'], f('scope'));
+      const types = assertArray(scope.types, f('scope.types'), 64);
+      types.forEach((t, i) => assertString(t, `${f('scope.types')}[${i}]`, 64, FHIR_TYPE_RE));
+      const records = assertArray(scope.records, f('scope.records'), 256);
+      records.forEach((r, i) => id(`${f('scope.records')}[${i}]`)(r));
+      if (types.length + records.length === 0) throw shapeError(f('scope'), 'at least one type or record');
+      assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
+      assertInt(p.expires, f('expires'), 0, Number.MAX_SAFE_INTEGER);
+      return;
+    }
+    case TxType.ConsentRevoke:
+      assertKeys(p, ['consent'], 'payload');
+      id(f('consent'))(p.consent);
+      return;
+    case TxType.AccessLog:
+      assertKeys(p, ['record', 'purpose', 'consent', 'breakGlass'], 'payload');
+      id(f('record'))(p.record);
+      assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
+      nullable(p.consent, id(f('consent')));
+      nullable(p.breakGlass, (v) => assertString(v, f('breakGlass'), 256));
+      if ((p.consent === null) === (p.breakGlass === null)) {
+        throw shapeError('payload', 'exactly one of consent or breakGlass');
+      }
+      return;
+    case TxType.Evidence:
+      assertKeys(p, ['voteA', 'voteB'], 'payload');
+      assertBytes(p.voteA, f('voteA'));
+      assertBytes(p.voteB, f('voteB'));
+      return;
+  }
+}
