@@ -46,4 +46,9 @@ export interface NetworkService {
   connectedPeers(): PeerInfo[];
   /** Replace the set of node public keys (hex) allowed to connect; others are refused and disconnected. */
   setAllowedKeys(publicKeysHex: Iterable<string>): void;
+  /**
+   * Fault layer for partition tests: drop all traffic with these peers (connections refused and
+   * closed, gossip from them ignored) until replaced by another call. An empty list heals.
+   */
+  blockPeers(peerIds: Iterable<string>): void;
 }

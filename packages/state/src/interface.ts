@@ -135,23 +135,24 @@ export interface RecordQuery {
   cursor?: string;
 }
 
+/** Read-only queries over committed state and the index (async: they may iterate ranges). */
 export interface StateQueries {
-  account(address: string): { nonce: number } | undefined;
-  org(id: string): OrgView | undefined;
-  orgs(): OrgView[];
+  account(address: string): Promise<{ nonce: number } | undefined>;
+  org(id: string): Promise<OrgView | undefined>;
+  orgs(): Promise<OrgView[]>;
   /** The organisation whose org key or node key this public key is. */
-  orgOfKey(pubKeyHex: string): string | undefined;
-  patient(id: string): PatientView | undefined;
-  record(id: string): RecordView | undefined;
+  orgOfKey(pubKeyHex: string): Promise<string | undefined>;
+  patient(id: string): Promise<PatientView | undefined>;
+  record(id: string): Promise<RecordView | undefined>;
   /** Time-ordered; filters combine. Requires at least one of patient, author or type. */
-  records(q: RecordQuery): Page<RecordView>;
-  consent(id: string): ConsentView | undefined;
+  records(q: RecordQuery): Promise<Page<RecordView>>;
+  consent(id: string): Promise<ConsentView | undefined>;
   /** As of block time `now` for the status field. */
-  consentsByPatient(patient: string, now: number): ConsentView[];
-  consentsByGrantee(org: string, now: number): ConsentView[];
-  accessByPatient(patient: string, opts?: { limit?: number; cursor?: string }): Page<AccessEventView>;
-  accessByAccessor(org: string, opts?: { limit?: number; cursor?: string }): Page<AccessEventView>;
-  evidence(): { validator: string; height: number; round: number; type: number; committedAt: number }[];
+  consentsByPatient(patient: string, now: number): Promise<ConsentView[]>;
+  consentsByGrantee(org: string, now: number): Promise<ConsentView[]>;
+  accessByPatient(patient: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
+  accessByAccessor(org: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
+  evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]>;
 }
 
 export interface GenesisInput {
