@@ -3,3 +3,4 @@ export * from './hash.js';
 export * from './ed25519.js';
 export * from './merkle.js';
 export * from './keyfile.js';
+export * from './sign-tx.js';

@@ -13,13 +13,16 @@ export interface WriteBatch {
 
 export interface KeyValueReader {
   getSync(key: Uint8Array): Uint8Array | undefined;
-  /** Ascending (or descending) over [gte, lt), at most `limit` entries. */
+  /**
+   * Ascending (or descending) over [gte, lt), at most `limit` entries. Async: classic-level
+   * iterators have no synchronous form, only point reads do.
+   */
   range(opts: {
     gte: Uint8Array;
     lt: Uint8Array;
     limit?: number;
     reverse?: boolean;
-  }): Iterable<[Uint8Array, Uint8Array]>;
+  }): AsyncIterable<[Uint8Array, Uint8Array]>;
 }
 
 export interface Database extends KeyValueReader {
@@ -63,4 +66,19 @@ export interface BlockStore {
     txHashes: Uint8Array[],
     results: { code: number; log: string }[],
   ): void;
+}
+
+/**
+ * The consensus write-ahead log: every consensus message this node acted on, per height, in the
+ * order it was appended, so a restarted node can replay the height it was in.
+ */
+export interface ConsensusWal {
+  /** Appends one entry to `height`'s log and returns its sequence number (0, 1, ...). */
+  append(height: number, entry: Uint8Array, opts?: { sync?: boolean }): Promise<number>;
+  /** The entries of `height` in append order. */
+  entries(height: number): AsyncIterable<Uint8Array>;
+  /** The highest height with entries, or undefined when the log is empty. */
+  latestHeight(): Promise<number | undefined>;
+  /** Deletes every entry below `height`; returns how many were deleted. */
+  prune(belowHeight: number): Promise<number>;
 }

@@ -1,1 +1,12 @@
-export {};
+export * from './errors.js';
+export * from './config/index.js';
+export * from './node.js';
+export * from './home.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './chain/index.js';
+export * from './mempool/index.js';
+export * from './api/index.js';
+export * from './sync/index.js';
+export { ConsensusDriver, type ValidatorActivity } from './consensus/driver.js';
+export { GuardedSigner } from './consensus/signer.js';

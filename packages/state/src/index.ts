@@ -1,1 +1,7 @@
 export * from './interface.js';
+export * from './errors.js';
+export * from './options.js';
+export { createStateMachine, MedLedgerStateMachine } from './machine.js';
+export { StateQueryService } from './queries.js';
+export { writeSetHash, resultsHash, nextAppHash } from './commitment.js';
+export { ConsentStatus, consentStatus } from './modules/consent.js';

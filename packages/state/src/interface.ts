@@ -129,9 +129,13 @@ export interface RecordQuery {
   patient?: string;
   author?: string;
   type?: string;
+  /** createdAt >= since (block time, ms). */
   since?: number;
+  /** createdAt <= until (block time, ms). */
   until?: number;
+  /** Default 50; larger values are cut to 500. */
   limit?: number;
+  /** `next` of the previous page of the same query. */
   cursor?: string;
 }
 

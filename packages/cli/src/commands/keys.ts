@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { MedLedgerError, toHex } from '@medledger/types';
+import {
+  addressHex,
+  CryptoErrorCode,
+  generateKeyPair,
+  PASSPHRASE_ENV,
+  PASSPHRASE_FILE_ENV,
+  writeKeyFile,
+} from '@medledger/crypto';
+import { envPassphrase } from '../context.js';
+import { CliErrorCode } from '../errors.js';
+import { action, warn } from '../output.js';
+
+interface GenerateOptions {
+  out: string;
+  encrypt?: boolean;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function registerKeysCommands(program: Command): void {
+  const keys = program.command('keys').description('ed25519 key files');
+
+  keys
+    .command('generate')
+    .description('create a new ed25519 key and write it to a key file')
+    .requiredOption('--out <file>', 'key file to write (created with mode 0600)')
+    .option('--encrypt', `encrypt the key with the passphrase in $${PASSPHRASE_ENV} or $${PASSPHRASE_FILE_ENV}`)
+    .option('--force', 'overwrite an existing file')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .action(
+      action<GenerateOptions>(async (opts) => {
+        // Overwriting a key file silently could destroy the only copy of an org key.
+        if (existsSync(opts.out) && !opts.force) {
+          throw new MedLedgerError(CliErrorCode.KEY_EXISTS, `${opts.out} exists; use --force to overwrite it`);
+        }
+        let passphrase: string | undefined;
+        if (opts.encrypt) {
+          passphrase = envPassphrase();
+          if (!passphrase) {
+            throw new MedLedgerError(
+              CryptoErrorCode.NO_PASSPHRASE,
+              `--encrypt needs a passphrase: set ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}`,
+            );
+          }
+        } else {
+          warn(`writing an unencrypted key file ${opts.out}; use --encrypt outside development`);
+        }
+        const key = generateKeyPair();
+        writeKeyFile(opts.out, key, passphrase);
+        key.secretKey.fill(0);
+        const publicKey = toHex(key.publicKey);
+        const address = addressHex(key.publicKey);
+        return {
+          json: { publicKey, address },
+          text: `wrote ${opts.encrypt ? 'encrypted' : 'unencrypted'} key file ${opts.out}\npublic key: ${publicKey}\naddress:    ${address}`,
+        };
+      }),
+    );
+}

@@ -1,0 +1,171 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, type Command } from 'commander';
+import { MedLedgerError } from '@medledger/types';
+import { MedLedgerNode, TESTNET_FILE, initNodeHome, initTestnet, type TestnetManifest } from '@medledger/node';
+import { envPassphrase } from '../context.js';
+import { action, warn } from '../output.js';
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a TCP port');
+  return n;
+};
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+/** `init`, `start` and `testnet init|start`: the commands that run nodes rather than call one. */
+export function registerNodeCommands(program: Command): void {
+  program
+    .command('init')
+    .description('create a one-validator node home: keys, genesis and config')
+    .requiredOption('--home <dir>', 'the node home to create')
+    .option('--api-port <port>', 'HTTP API port', port)
+    .option('--p2p-port <port>', 'libp2p TCP port', port)
+    .option('--chain-id <id>', 'chain id', 'medledger-local')
+    .option('--name <name>', 'node name', 'node0')
+    .option('--org <id>', 'organisation id', 'hospital-0')
+    .option('--org-name <name>', 'organisation name', 'Hospital 0')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .action(
+      action<{
+        home: string;
+        apiPort?: number;
+        p2pPort?: number;
+        chainId: string;
+        name: string;
+        org: string;
+        orgName: string;
+        json?: boolean;
+      }>(async (o) => {
+        const passphrase = envPassphrase();
+        if (!passphrase)
+          warn('no MEDLEDGER_KEY_PASSPHRASE(_FILE): key files are written unencrypted (development only)');
+        const made = initNodeHome({
+          home: o.home,
+          chainId: o.chainId,
+          name: o.name,
+          orgId: o.org,
+          orgName: o.orgName,
+          ...(o.apiPort !== undefined ? { apiPort: o.apiPort } : {}),
+          ...(o.p2pPort !== undefined ? { p2pPort: o.p2pPort } : {}),
+          ...(passphrase ? { passphrase } : {}),
+        });
+        const json = {
+          home: made.home,
+          chainId: o.chainId,
+          name: made.name,
+          orgId: made.orgId,
+          orgKey: made.orgKeyFile,
+          peerId: made.peerId,
+          validatorAddress: made.validatorAddress,
+          api: made.api,
+          p2p: made.p2p,
+        };
+        return { json, text: `initialised ${made.home}\napi ${made.api}\np2p ${made.p2p}` };
+      }),
+    );
+
+  program
+    .command('start')
+    .description('run a node until SIGINT/SIGTERM')
+    .requiredOption('--home <dir>', 'node home')
+    .option('--api-port <port>', 'HTTP API port (overrides the config)', port)
+    .option('--p2p-port <port>', 'libp2p TCP port (overrides the config)', port)
+    .option('--log-stdout', 'also write the JSON logs to stdout')
+    .action(async (o: { home: string; apiPort?: number; p2pPort?: number; logStdout?: boolean }) => {
+      await runNode(o);
+    });
+
+  const testnet = program.command('testnet').description('a local network of validators on loopback');
+  testnet
+    .command('init')
+    .description('write N validator homes sharing one genesis, and DIR/testnet.json')
+    .requiredOption('--validators <n>', 'number of validators', positive)
+    .requiredOption('--dir <dir>', 'directory for the node homes')
+    .option('--base-port <port>', 'node i: API on P + i, p2p on P + 100 + i', port, 26600)
+    .option('--chain-id <id>', 'chain id', 'medledger-testnet')
+    .option('--faults', 'enable the fault-injection endpoint (partition tests)')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .action(
+      action<{ validators: number; dir: string; basePort: number; chainId: string; faults?: boolean; json?: boolean }>(
+        async (o) => {
+          const manifest = initTestnet({
+            validators: o.validators,
+            dir: o.dir,
+            basePort: o.basePort,
+            chainId: o.chainId,
+            faults: !!o.faults,
+          });
+          return { json: manifest, text: manifest.nodes.map((n) => `${n.name}  ${n.api}  ${n.home}`).join('\n') };
+        },
+      ),
+    );
+  testnet
+    .command('start')
+    .description('run every node of a testnet as its own process; Ctrl-C stops them all')
+    .requiredOption('--dir <dir>', 'directory written by `testnet init`')
+    .action(async (o: { dir: string }) => {
+      await runTestnet(o.dir);
+    });
+}
+
+async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; logStdout?: boolean }): Promise<void> {
+  const overrides = {
+    ...(o.apiPort !== undefined ? { api: { port: o.apiPort } } : {}),
+    ...(o.p2pPort !== undefined ? { p2p: { port: o.p2pPort } } : {}),
+  };
+  const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
+  process.stdout.write(`MedLedger node ${node.config.name} (chain ${node.genesis.chainId}) API ${node.apiUrl}\n`);
+  await new Promise<void>((resolveStop) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      node.logger.info({ signal }, 'shutting down');
+      node.stop().then(resolveStop, resolveStop);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function runTestnet(dir: string): Promise<void> {
+  let manifest: TestnetManifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, TESTNET_FILE), 'utf8')) as TestnetManifest;
+  } catch (err) {
+    throw new MedLedgerError(
+      'HOME_MISSING',
+      `no testnet in ${dir}: run \`medledger testnet init\` first (${(err as Error).message})`,
+    );
+  }
+  const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
+  const children: ChildProcess[] = manifest.nodes.map((n) => {
+    const child = spawn(process.execPath, [bin, 'start', '--home', n.home], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout!.on('data', (d: Buffer) => process.stdout.write(`[${n.name}] ${d.toString()}`));
+    child.on('exit', (code, signal) => process.stdout.write(`[${n.name}] exited (${signal ?? code})\n`));
+    return child;
+  });
+  process.stdout.write(
+    `testnet ${manifest.chainId}: ${manifest.nodes.length} validators; logs in each <home>/logs/node.log; Ctrl-C stops all\n`,
+  );
+  for (const n of manifest.nodes) process.stdout.write(`  ${n.name}  API ${n.api}\n`);
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stopAll = () => {
+      if (stopping) return;
+      stopping = true;
+      for (const c of children) c.kill('SIGTERM');
+    };
+    process.once('SIGINT', stopAll);
+    process.once('SIGTERM', stopAll);
+    let alive = children.length;
+    for (const c of children) c.once('exit', () => --alive === 0 && done());
+  });
+}

@@ -1,0 +1,55 @@
+import { CryptoErrorCode, passphraseFromEnv, readKeyFile, Signer, type LoadedKey } from '@medledger/crypto';
+import { Account, MedLedgerClient } from '@medledger/client';
+import { isMedLedgerError, MedLedgerError } from '@medledger/types';
+import { CliErrorCode } from './errors.js';
+import { homePaths, resolveApi, type ChainOptions, type SigningOptions } from './options.js';
+import { warn } from './output.js';
+
+export function chainClient(opts: ChainOptions): MedLedgerClient {
+  return new MedLedgerClient({ api: resolveApi(opts) });
+}
+
+/** The key file of --key, else <home>/keys/org.key. */
+export function keyPath(opts: SigningOptions): string {
+  if (opts.key) return opts.key;
+  if (opts.home) return homePaths(opts.home).orgKey;
+  throw new MedLedgerError(CliErrorCode.NO_KEY, 'this command signs a tx: give --key FILE or --home DIR');
+}
+
+/** The passphrase from the environment, with an unreadable passphrase file reported as such. */
+export function envPassphrase(): string | undefined {
+  try {
+    return passphraseFromEnv();
+  } catch (err) {
+    throw new MedLedgerError(
+      CryptoErrorCode.NO_PASSPHRASE,
+      `cannot read the passphrase file: ${(err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Loads the signing key. The passphrase is looked up only for an encrypted file; a plain file
+ * works but is warned about, on stderr, since it leaves the org key readable on disk.
+ */
+export function loadSigner(opts: SigningOptions): Signer {
+  const path = keyPath(opts);
+  let key: LoadedKey;
+  try {
+    key = readKeyFile(path);
+  } catch (err) {
+    if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
+    key = readKeyFile(path, envPassphrase());
+  }
+  if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
+  const signer = new Signer(key.secretKey);
+  // The Signer holds its own copy inside a KeyObject; this one is no longer needed.
+  key.secretKey.fill(0);
+  return signer;
+}
+
+/** Key first (fails without touching the network), then the chain id from the node's /status. */
+export async function signingAccount(opts: SigningOptions): Promise<Account> {
+  const signer = loadSigner(opts);
+  return Account.connect(signer, chainClient(opts));
+}

@@ -1,0 +1,220 @@
+import type { TxType } from '@medledger/types';
+
+/**
+ * Response bodies of the node's HTTP API (docs/API.md), as the client returns them: byte fields
+ * are lowercase hex, times are ms since the epoch.
+ */
+
+/** What signs a tx: `Signer` from @medledger/crypto fits; so would a key held elsewhere. */
+export interface TxSigner {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface NodeStatus {
+  chainId: string;
+  nodeId: string;
+  validatorAddress: string;
+  height: number;
+  latestBlockHash: string;
+  latestBlockTime: number;
+  validator: boolean;
+  peers: number;
+  catchingUp: boolean;
+  round?: number;
+  mempoolSize?: number;
+}
+
+export interface HealthResponse {
+  ok: boolean;
+}
+
+/** A tx as the API shows it: bytes in hex. */
+export interface TxJson {
+  hash: string;
+  chainId: string;
+  type: TxType;
+  from: string;
+  nonce: number;
+  payload: Record<string, unknown>;
+  signature: string;
+}
+
+export interface BlockHeaderJson {
+  height: number;
+  hash: string;
+  chainId: string;
+  round: number;
+  time: number;
+  prevHash: string;
+  txRoot: string;
+  appHash: string;
+  validatorsHash: string;
+  proposer: string;
+  lastCommitHash: string;
+}
+
+export interface CommitJson {
+  height: number;
+  round: number;
+  blockHash: string;
+  signatures: { validator: string; signature: string }[];
+}
+
+export interface BlockResponse {
+  header: BlockHeaderJson;
+  txs: TxJson[];
+  lastCommit: CommitJson | null;
+}
+
+/** `POST /txs` answers `{hash}`; with `wait=commit` also where and how the tx committed. */
+export interface SubmitResult {
+  hash: string;
+  height?: number;
+  index?: number;
+  code?: number;
+  log?: string;
+}
+
+/** A committed tx's result: `code` 0 is success. */
+export interface TxResultJson {
+  hash: string;
+  height: number;
+  index: number;
+  code: number;
+  log: string;
+}
+
+export interface TxResponse extends TxResultJson {
+  tx: TxJson;
+}
+
+export interface AccountResponse {
+  address: string;
+  nonce: number;
+}
+
+export interface PatientJson {
+  id: string;
+  account: string | null;
+  custodian: string | null;
+  encKey: string | null;
+  registeredAt: number;
+}
+
+export interface PatientResponse {
+  patient: PatientJson;
+}
+
+export interface RecordJson {
+  id: string;
+  patient: string;
+  author: string;
+  resourceType: string;
+  contentHash: string;
+  size: number;
+  version: number;
+  previous: string | null;
+  createdAt: number;
+  height: number;
+}
+
+export interface RecordResponse {
+  record: RecordJson;
+}
+
+export interface RecordsQuery {
+  patient?: string;
+  /** FHIR resource type. */
+  type?: string;
+  /** Organisation id of the author. */
+  author?: string;
+  /** ms since the epoch, inclusive bounds as the node defines them. */
+  since?: number;
+  until?: number;
+  /** 1–500, node default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RecordsResponse {
+  records: RecordJson[];
+  /** Cursor of the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface ConsentJson {
+  id: string;
+  patient: string;
+  grantee: string;
+  scope: { types: string[]; records: string[] };
+  purpose: string;
+  /** 0 = no expiry. */
+  expires: number;
+  grantedAt: number;
+  revokedAt: number | null;
+  status: 'active' | 'revoked' | 'expired';
+}
+
+export interface ConsentsResponse {
+  consents: ConsentJson[];
+}
+
+export interface AuditQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AccessEventJson {
+  record: string;
+  patient: string;
+  accessor: string;
+  purpose: string;
+  consent: string | null;
+  breakGlass: string | null;
+  time: number;
+  height: number;
+  tx: string;
+}
+
+export interface AuditResponse {
+  events: AccessEventJson[];
+  next: string | null;
+}
+
+export interface ValidatorJson {
+  address: string;
+  pubKey: string;
+  org: string;
+  name: string;
+}
+
+export interface ValidatorsResponse {
+  height: number;
+  validators: ValidatorJson[];
+}
+
+export interface OrgJson {
+  id: string;
+  name: string;
+  kind: string;
+  orgKey: string;
+  encKey: string;
+  nodeKeys: string[];
+}
+
+export interface OrgsResponse {
+  orgs: OrgJson[];
+}
+
+export interface EvidenceJson {
+  validator: string;
+  height: number;
+  round: number;
+  type: number;
+  committedAt: number;
+}
+
+export interface EvidenceResponse {
+  evidence: EvidenceJson[];
+}

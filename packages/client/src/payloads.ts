@@ -1,0 +1,149 @@
+import {
+  fromHex,
+  TxType,
+  validatePayload,
+  type AccessLogPayload,
+  type ConsentGrantPayload,
+  type ConsentRevokePayload,
+  type PatientRegisterPayload,
+  type RecordAnchorPayload,
+  type TxPayloads,
+} from '@medledger/types';
+import { sha256 } from '@medledger/crypto';
+import { invalidArgument } from './errors.js';
+import { randomId } from './tx.js';
+
+/**
+ * Payload builders. Each fills what the client can fill (fresh random ids, hashes), converts
+ * friendly inputs (hex strings, Dates) and runs the same shape validation as the node, so a bad
+ * input throws here, naming the field, before anything is signed or sent.
+ */
+
+/** Bytes given either as bytes or as hex (either case). */
+export type BytesInput = Uint8Array | string;
+/** A point in time: ms since the epoch, a Date, or an ISO 8601 string. */
+export type TimeInput = number | Date | string;
+
+function bytesOf(v: BytesInput, field: string): Uint8Array {
+  return typeof v === 'string' ? fromHex(v.toLowerCase(), field) : v;
+}
+
+function checked<T extends TxType>(type: T, payload: TxPayloads[T]): TxPayloads[T] {
+  validatePayload(type, payload);
+  return payload;
+}
+
+/** Milliseconds since the epoch from a number, a Date, a digit string or an ISO 8601 date. */
+export function parseTime(v: TimeInput, field = 'time'): number {
+  let ms: number;
+  if (typeof v === 'number') ms = v;
+  else if (v instanceof Date) ms = v.getTime();
+  else if (/^\d+$/.test(v)) ms = Number(v);
+  // Date.parse accepts many loose forms; requiring a leading yyyy-mm-dd keeps it to ISO 8601.
+  else if (/^\d{4}-\d{2}-\d{2}/.test(v)) ms = Date.parse(v);
+  else ms = NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw invalidArgument(`${field}: expected ms since the epoch or an ISO 8601 date`, { field });
+  }
+  return ms;
+}
+
+export interface PatientRegisterInput {
+  /** Defaults to a fresh random id. */
+  patient?: string;
+  /** The patient's own ed25519 account key; omit or null when registering custodially. */
+  account?: BytesInput | null;
+  /** The patient's x25519 encryption public key. */
+  encKey?: BytesInput | null;
+}
+
+export function createPatientRegisterPayload(input: PatientRegisterInput = {}): PatientRegisterPayload {
+  return checked(TxType.PatientRegister, {
+    patient: input.patient ?? randomId(),
+    account: input.account == null ? null : bytesOf(input.account, 'payload.account'),
+    encKey: input.encKey == null ? null : bytesOf(input.encKey, 'payload.encKey'),
+  });
+}
+
+export interface RecordAnchorInput {
+  /** Defaults to a fresh random id. */
+  record?: string;
+  patient: string;
+  /** FHIR R4 resource type, e.g. `Observation`. */
+  resourceType: string;
+  contentHash: BytesInput;
+  size: number;
+  /** The record this version amends. */
+  previous?: string | null;
+}
+
+export function createRecordAnchorPayload(input: RecordAnchorInput): RecordAnchorPayload {
+  return checked(TxType.RecordAnchor, {
+    record: input.record ?? randomId(),
+    patient: input.patient,
+    resourceType: input.resourceType,
+    contentHash: bytesOf(input.contentHash, 'payload.contentHash'),
+    size: input.size,
+    previous: input.previous ?? null,
+  });
+}
+
+export interface RecordContentInput extends Omit<RecordAnchorInput, 'contentHash' | 'size'> {
+  /** The document bytes; only their sha256 and length are put in the payload. */
+  content: Uint8Array;
+}
+
+export function createRecordAnchorFromContent(input: RecordContentInput): RecordAnchorPayload {
+  const { content, ...rest } = input;
+  if (!(content instanceof Uint8Array)) throw invalidArgument('content: expected bytes', { field: 'content' });
+  return createRecordAnchorPayload({ ...rest, contentHash: sha256(content), size: content.length });
+}
+
+export interface ConsentGrantInput {
+  /** Defaults to a fresh random id. */
+  consent?: string;
+  patient: string;
+  /** Organisation id of the grantee. */
+  grantee: string;
+  /** FHIR resource types covered. */
+  types?: string[];
+  /** Record ids covered. */
+  records?: string[];
+  /** treatment, research, billing, ... */
+  purpose: string;
+  /** Omit, null or 0 for no expiry. */
+  expires?: TimeInput | null;
+}
+
+export function createConsentGrantPayload(input: ConsentGrantInput): ConsentGrantPayload {
+  return checked(TxType.ConsentGrant, {
+    consent: input.consent ?? randomId(),
+    patient: input.patient,
+    grantee: input.grantee,
+    scope: { types: input.types ?? [], records: input.records ?? [] },
+    purpose: input.purpose,
+    expires: input.expires == null ? 0 : parseTime(input.expires, 'expires'),
+  });
+}
+
+export function createConsentRevokePayload(input: { consent: string }): ConsentRevokePayload {
+  return checked(TxType.ConsentRevoke, { consent: input.consent });
+}
+
+export interface AccessLogInput {
+  record: string;
+  purpose: string;
+  /** The consent the access relies on ... */
+  consent?: string | null;
+  /** ... or, without one, the stated reason for emergency access. Exactly one of the two. */
+  breakGlass?: string | null;
+}
+
+export function createAccessLogPayload(input: AccessLogInput): AccessLogPayload {
+  return checked(TxType.AccessLog, {
+    record: input.record,
+    purpose: input.purpose,
+    consent: input.consent ?? null,
+    breakGlass: input.breakGlass ?? null,
+  });
+}

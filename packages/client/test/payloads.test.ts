@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MedLedgerError, toHex } from '@medledger/types';
+import { sha256 } from '@medledger/crypto';
+import {
+  createAccessLogPayload,
+  createConsentGrantPayload,
+  createConsentRevokePayload,
+  createPatientRegisterPayload,
+  createRecordAnchorFromContent,
+  createRecordAnchorPayload,
+  parseTime,
+  randomId,
+} from '../src/index.js';
+
+/** Matches a MedLedgerError with `code` whose message names `field`. */
+const fails = (code: string, field?: string) => (e: unknown) =>
+  e instanceof MedLedgerError && e.code === code && (field === undefined || e.message.includes(field));
+
+const patient = randomId();
+
+test('patient register fills a random id and converts hex keys', () => {
+  const p = createPatientRegisterPayload();
+  assert.match(p.patient, /^[0-9a-f]{32}$/);
+  assert.equal(p.account, null);
+  assert.equal(p.encKey, null);
+  const key = 'AB'.repeat(32);
+  assert.deepEqual(createPatientRegisterPayload({ encKey: key }).encKey, new Uint8Array(32).fill(0xab));
+  assert.throws(() => createPatientRegisterPayload({ patient: 'alice' }), fails('INVALID_SHAPE', 'payload.patient'));
+  assert.throws(() => createPatientRegisterPayload({ account: 'abcd' }), fails('INVALID_SHAPE', 'payload.account'));
+  assert.throws(() => createPatientRegisterPayload({ encKey: 'zz'.repeat(32) }), fails('INVALID_SHAPE', 'encKey'));
+});
+
+test('record anchor from content carries only the hash and size of the content', () => {
+  const content = new TextEncoder().encode('{"resourceType":"Observation","status":"final"}');
+  const p = createRecordAnchorFromContent({ patient, resourceType: 'Observation', content });
+  assert.deepEqual(p.contentHash, sha256(content));
+  assert.equal(p.size, content.length);
+  assert.equal(p.previous, null);
+  assert.deepEqual(Object.keys(p).sort(), ['contentHash', 'patient', 'previous', 'record', 'resourceType', 'size']);
+  assert.throws(
+    () => createRecordAnchorFromContent({ patient, resourceType: 'observation', content }),
+    fails('INVALID_SHAPE', 'payload.resourceType'),
+  );
+  assert.throws(
+    () =>
+      createRecordAnchorPayload({
+        patient,
+        resourceType: 'Observation',
+        contentHash: toHex(new Uint8Array(31)),
+        size: 1,
+      }),
+    fails('INVALID_SHAPE', 'payload.contentHash'),
+  );
+  assert.throws(
+    () => createRecordAnchorPayload({ patient, resourceType: 'Observation', contentHash: sha256('x'), size: -1 }),
+    fails('INVALID_SHAPE', 'payload.size'),
+  );
+  assert.throws(
+    () => createRecordAnchorFromContent({ patient, resourceType: 'Observation', content, previous: 'v1' }),
+    fails('INVALID_SHAPE', 'payload.previous'),
+  );
+});
+
+test('consent grant needs a scope, a valid grantee and purpose, and takes ISO or ms expiry', () => {
+  const base = { patient, grantee: 'st-mary', purpose: 'treatment' };
+  const p = createConsentGrantPayload({ ...base, types: ['Observation'], expires: '2030-01-01T00:00:00Z' });
+  assert.equal(p.expires, Date.UTC(2030, 0, 1));
+  assert.deepEqual(p.scope, { types: ['Observation'], records: [] });
+  assert.equal(createConsentGrantPayload({ ...base, records: [randomId()] }).expires, 0);
+  assert.throws(() => createConsentGrantPayload(base), fails('INVALID_SHAPE', 'payload.scope'));
+  assert.throws(
+    () => createConsentGrantPayload({ ...base, grantee: 'St Mary', types: ['Observation'] }),
+    fails('INVALID_SHAPE', 'payload.grantee'),
+  );
+  assert.throws(
+    () => createConsentGrantPayload({ ...base, purpose: 'Treatment!', types: ['Observation'] }),
+    fails('INVALID_SHAPE', 'payload.purpose'),
+  );
+  assert.throws(
+    () => createConsentGrantPayload({ ...base, types: ['Observation'], expires: 'next week' }),
+    fails('INVALID_ARGUMENT', 'expires'),
+  );
+});
+
+test('consent revoke and access log check their fields', () => {
+  assert.throws(() => createConsentRevokePayload({ consent: '' }), fails('INVALID_SHAPE', 'payload.consent'));
+  const record = randomId();
+  assert.equal(createAccessLogPayload({ record, purpose: 'treatment', consent: randomId() }).breakGlass, null);
+  assert.equal(createAccessLogPayload({ record, purpose: 'treatment', breakGlass: 'unconscious' }).consent, null);
+  assert.throws(() => createAccessLogPayload({ record, purpose: 'treatment' }), fails('INVALID_SHAPE'));
+  assert.throws(
+    () => createAccessLogPayload({ record, purpose: 'treatment', consent: randomId(), breakGlass: 'why' }),
+    fails('INVALID_SHAPE'),
+  );
+});
+
+test('parseTime takes ms, digit strings, Dates and ISO dates, and nothing else', () => {
+  assert.equal(parseTime(5), 5);
+  assert.equal(parseTime('1700000000000'), 1_700_000_000_000);
+  assert.equal(parseTime(new Date(42)), 42);
+  assert.equal(parseTime('2024-02-29'), Date.UTC(2024, 1, 29));
+  for (const bad of ['yesterday', '12/01/2024', '2024-13-45', '', -1, 1.5]) {
+    assert.throws(() => parseTime(bad, 'since'), fails('INVALID_ARGUMENT', 'since'));
+  }
+});

@@ -1,0 +1,180 @@
+import { ClassicLevel } from 'classic-level';
+import { MedLedgerError } from '@medledger/types';
+import type { Database, WriteBatch } from './interface.js';
+import { DbErrorCode, dbError } from './errors.js';
+import { DEFAULT_DATABASE_OPTIONS, validateDatabaseOptions, type DatabaseOptions } from './options.js';
+
+type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/**
+ * Operations collected for one atomic write. Repositories may attach `onWritten` hooks that run
+ * once the batch is on disk (the block store uses one to move its cached latest height).
+ */
+export class LevelWriteBatch implements WriteBatch {
+  readonly ops: BatchOp[] = [];
+  #hooks: (() => void)[] = [];
+  #written = false;
+
+  constructor(readonly owner: LevelDatabase) {}
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#assertOpen();
+    this.ops.push({ type: 'put', key, value });
+  }
+
+  del(key: Uint8Array): void {
+    this.#assertOpen();
+    this.ops.push({ type: 'del', key });
+  }
+
+  get length(): number {
+    return this.ops.length;
+  }
+
+  get written(): boolean {
+    return this.#written;
+  }
+
+  /** Runs `hook` after the batch was written successfully; never if the write fails. */
+  onWritten(hook: () => void): void {
+    this.#assertOpen();
+    this.#hooks.push(hook);
+  }
+
+  /** @internal called by LevelDatabase.write once the ops are on disk. */
+  markWritten(): void {
+    this.#written = true;
+    const hooks = this.#hooks;
+    this.#hooks = [];
+    for (const hook of hooks) hook();
+  }
+
+  #assertOpen(): void {
+    if (this.#written) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was already written');
+  }
+}
+
+/** LevelDB returns Buffers; hand out plain Uint8Array views (no copy) so callers see one type. */
+function view(buf: Uint8Array): Uint8Array {
+  return buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function levelErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof e?.cause?.code === 'string') return e.cause.code;
+  return typeof e?.code === 'string' ? e.code : undefined;
+}
+
+/** The classic-level controller: one LevelDB per node, keys and values as bytes. */
+export class LevelDatabase implements Database {
+  readonly options: DatabaseOptions;
+  readonly #level: ClassicLevel<Uint8Array, Uint8Array>;
+
+  constructor(opts: Partial<DatabaseOptions> & { path: string }) {
+    this.options = { ...DEFAULT_DATABASE_OPTIONS, ...opts };
+    validateDatabaseOptions(this.options);
+    this.#level = new ClassicLevel<Uint8Array, Uint8Array>(this.options.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.#level.status === 'open';
+  }
+
+  async open(): Promise<void> {
+    const o = this.options;
+    try {
+      await this.#level.open({
+        createIfMissing: o.createIfMissing,
+        cacheSize: o.cacheSizeBytes,
+        writeBufferSize: o.writeBufferSizeBytes,
+        compression: o.compression,
+        maxOpenFiles: o.maxOpenFiles,
+      });
+    } catch (err) {
+      if (levelErrorCode(err) === 'LEVEL_LOCKED') {
+        throw dbError(DbErrorCode.LOCKED, 'database is in use by another process', { path: o.path });
+      }
+      throw dbError(DbErrorCode.OPEN_FAILED, `cannot open database: ${(err as Error).message}`, { path: o.path });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#level.close();
+  }
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    this.#assertOpen();
+    let value: Uint8Array | undefined;
+    try {
+      value = this.#level.getSync(key);
+    } catch (err) {
+      throw dbError(DbErrorCode.READ_FAILED, `read failed: ${(err as Error).message}`);
+    }
+    return value === undefined ? undefined : view(value);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    let value: Uint8Array | undefined;
+    try {
+      value = await this.#level.get(key);
+    } catch (err) {
+      throw dbError(DbErrorCode.READ_FAILED, `read failed: ${(err as Error).message}`);
+    }
+    return value === undefined ? undefined : view(value);
+  }
+
+  async *range(opts: {
+    gte: Uint8Array;
+    lt: Uint8Array;
+    limit?: number;
+    reverse?: boolean;
+  }): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    this.#assertOpen();
+    const iterator = this.#level.iterator({
+      gte: opts.gte,
+      lt: opts.lt,
+      limit: opts.limit ?? Infinity,
+      reverse: opts.reverse ?? false,
+    });
+    // Breaking out of the caller's loop returns this generator, whose finally closes the iterator.
+    try {
+      for await (const [key, value] of iterator) yield [view(key), view(value)];
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  createBatch(): LevelWriteBatch {
+    return new LevelWriteBatch(this);
+  }
+
+  async write(batch: WriteBatch, opts: { sync?: boolean } = {}): Promise<void> {
+    if (!(batch instanceof LevelWriteBatch) || batch.owner !== this) {
+      throw dbError(DbErrorCode.FOREIGN_BATCH, 'batch was not created by this database');
+    }
+    if (batch.written) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was already written');
+    this.#assertOpen();
+    try {
+      await this.#level.batch(batch.ops, { sync: opts.sync ?? false });
+    } catch (err) {
+      throw dbError(DbErrorCode.WRITE_FAILED, `batch write failed: ${(err as Error).message}`, {
+        ops: batch.length,
+      });
+    }
+    batch.markWritten();
+  }
+
+  #assertOpen(): void {
+    if (this.#level.status !== 'open') {
+      throw new MedLedgerError(DbErrorCode.NOT_OPEN, `database is ${this.#level.status}`);
+    }
+  }
+}
+
+export function createDatabase(opts: Partial<DatabaseOptions> & { path: string }): LevelDatabase {
+  return new LevelDatabase(opts);
+}

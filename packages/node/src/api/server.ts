@@ -1,0 +1,303 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { MedLedgerError, decodeTx, fromHex, isMedLedgerError, toHex, MAX_TX_BYTES } from '@medledger/types';
+import { sha256 } from '@medledger/crypto';
+import type { BlockStore, TxLocation } from '@medledger/db';
+import type { StateQueries, Validator } from '@medledger/state';
+import type { Registry } from 'prom-client';
+import { NodeErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { blockToJson, toJsonValue, txToJson } from './json.js';
+
+export interface NodeStatus {
+  chainId: string;
+  nodeId: string;
+  validatorAddress: string;
+  height: number;
+  latestBlockHash: string | null;
+  latestBlockTime: number | null;
+  validator: boolean;
+  peers: number;
+  catchingUp: boolean;
+  round: number;
+  mempoolSize: number;
+}
+
+/** What the API needs from the node: a narrow view, so the API owns no node internals. */
+export interface ApiContext {
+  ready(): boolean;
+  status(): NodeStatus;
+  blocks: BlockStore;
+  queries: StateQueries;
+  validators(): { height: number; validators: Validator[] };
+  /** Checks a tx into the mempool and gossips it; throws MedLedgerError on refusal. */
+  submitTx(bytes: Uint8Array): { hash: string };
+  /** Resolves when the tx is committed. */
+  waitForCommit(hashHex: string, timeoutMs: number): Promise<TxLocation>;
+  /** Block time of the last block: consent status is judged against it, never the wall clock. */
+  latestTime(): number;
+  registry: Registry;
+  metrics: Metrics;
+  /** Present only when fault injection is enabled in the config. */
+  faults?: { blockPeers(peerIds: string[]): void };
+}
+
+const HTTP_STATUS: Record<string, number> = {
+  [NodeErrorCode.NotFound]: 404,
+  [NodeErrorCode.MempoolFull]: 503,
+  [NodeErrorCode.RateLimited]: 429,
+  [NodeErrorCode.Timeout]: 504,
+  [NodeErrorCode.NotReady]: 503,
+  [NodeErrorCode.TxFailed]: 422,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+};
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+const HASH = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+const notFound = (what: string) => new MedLedgerError(NodeErrorCode.NotFound, `${what} not found`);
+
+export function createApiServer(
+  opts: { bodyLimitBytes: number; commitWaitMs: number },
+  ctx: ApiContext,
+  logger: Logger,
+): FastifyInstance {
+  const app = Fastify({ bodyLimit: opts.bodyLimitBytes, logger: false, return503OnClosing: true });
+
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.apiRequestSeconds.observe(
+      { route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError | MedLedgerError | Error, _req, reply) => {
+    const { status, code, message, meta } = describeError(err);
+    if (status >= 500 && status !== 503 && status !== 504) logger.error({ err }, 'api error');
+    reply.status(status).send({ error: { code, message, ...(meta ? { meta } : {}) } });
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    reply.status(404).send({ error: { code: NodeErrorCode.NotFound, message: 'no such route' } });
+  });
+
+  app.get('/health', async (_req, reply) => {
+    if (!ctx.ready()) return reply.status(503).send({ error: { code: NodeErrorCode.NotReady, message: 'starting' } });
+    return { ok: true };
+  });
+  app.get('/status', async () => ctx.status());
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', ctx.registry.contentType);
+    return ctx.registry.metrics();
+  });
+  app.get('/validators', async () => {
+    const { height, validators } = ctx.validators();
+    return { height, validators: validators.map((v) => toJsonValue(v)) };
+  });
+  app.get('/orgs', async () => ({ orgs: await ctx.queries.orgs() }));
+
+  const blockJson = (height: number) => {
+    const stored = ctx.blocks.getBlock(height);
+    if (!stored) throw notFound(`block ${height}`);
+    const txs = stored.block.txs.map((raw) => ({ tx: decodeTx(raw), hash: toHex(sha256(raw)) }));
+    return blockToJson(stored.block, stored.hash, txs);
+  };
+  app.get('/blocks/latest', async () => blockJson(ctx.blocks.latestHeight()));
+  app.get<{ Params: { height: number } }>(
+    '/blocks/:height',
+    {
+      schema: {
+        params: { type: 'object', properties: { height: { type: 'integer', minimum: 1 } }, required: ['height'] },
+      },
+    },
+    async (req) => blockJson(req.params.height),
+  );
+
+  app.post<{ Body: { tx: string }; Querystring: { wait?: 'commit' } }>(
+    '/txs',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { tx: { type: 'string', pattern: '^([0-9a-f]{2})+$', maxLength: MAX_TX_BYTES * 2 } },
+          required: ['tx'],
+          additionalProperties: false,
+        },
+        querystring: {
+          type: 'object',
+          properties: { wait: { type: 'string', enum: ['commit'] } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const bytes = fromHex(req.body.tx, 'tx');
+      const hash = toHex(sha256(bytes));
+      if (req.query.wait !== 'commit') {
+        ctx.submitTx(bytes);
+        return reply.status(202).send({ hash });
+      }
+      // Resubmitting a committed tx answers with its result: clients may retry safely.
+      const done = ctx.blocks.getTx(fromHex(hash));
+      const location = done ?? (ctx.submitTx(bytes), await ctx.waitForCommit(hash, opts.commitWaitMs));
+      const result = { hash, height: location.height, index: location.index, code: location.code, log: location.log };
+      if (result.code !== 0) throw new MedLedgerError(NodeErrorCode.TxFailed, `tx failed: ${result.log}`, result);
+      return result;
+    },
+  );
+
+  app.get<{ Params: { hash: string } }>(
+    '/txs/:hash',
+    { schema: { params: { type: 'object', properties: { hash: HASH }, required: ['hash'] } } },
+    async (req) => {
+      const found = ctx.blocks.getTx(fromHex(req.params.hash));
+      if (!found) throw notFound('tx');
+      const { tx, ...location } = found;
+      return { hash: req.params.hash, ...location, tx: txToJson(decodeTx(tx), req.params.hash) };
+    },
+  );
+
+  app.get<{ Params: { address: string } }>(
+    '/accounts/:address',
+    { schema: { params: { type: 'object', properties: { address: { type: 'string', pattern: '^[0-9a-f]{40}$' } } } } },
+    async (req) => ({
+      address: req.params.address,
+      nonce: (await ctx.queries.account(req.params.address))?.nonce ?? 0,
+    }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/patients/:id',
+    { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } },
+    async (req) => {
+      const patient = await ctx.queries.patient(req.params.id);
+      if (!patient) throw notFound('patient');
+      return { patient };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/records/:id',
+    { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } },
+    async (req) => {
+      const record = await ctx.queries.record(req.params.id);
+      if (!record) throw notFound('record');
+      return { record };
+    },
+  );
+
+  app.get<{
+    Querystring: {
+      patient?: string;
+      type?: string;
+      author?: string;
+      since?: number;
+      until?: number;
+      limit?: number;
+      cursor?: string;
+    };
+  }>(
+    '/records',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            patient: ID,
+            type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' },
+            author: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+            since: { type: 'integer', minimum: 0 },
+            until: { type: 'integer', minimum: 0 },
+            limit: { type: 'integer', minimum: 1, maximum: 500 },
+            cursor: { type: 'string', maxLength: 512 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      if (!q.patient && !q.author && !q.type) {
+        throw new MedLedgerError('INVALID_REQUEST', 'give at least one of patient, author or type');
+      }
+      const page = await ctx.queries.records(q);
+      return { records: page.items, next: page.next };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/patients/:id/consents',
+    { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } },
+    async (req) => ({ consents: await ctx.queries.consentsByPatient(req.params.id, ctx.latestTime()) }),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string } }>(
+    '/patients/:id/audit',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: ID }, required: ['id'] },
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 500 },
+            cursor: { type: 'string', maxLength: 512 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const page = await ctx.queries.accessByPatient(req.params.id, req.query);
+      return { events: page.items, next: page.next };
+    },
+  );
+
+  app.get('/evidence', async () => ({ evidence: await ctx.queries.evidence() }));
+
+  if (ctx.faults) {
+    const faults = ctx.faults;
+    app.post<{ Body: { blockPeers: string[] } }>(
+      '/debug/faults',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            properties: { blockPeers: { type: 'array', items: { type: 'string', maxLength: 128 }, maxItems: 256 } },
+            required: ['blockPeers'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (req) => {
+        faults.blockPeers(req.body.blockPeers);
+        return { blockPeers: req.body.blockPeers };
+      },
+    );
+  }
+  return app;
+}
+
+function describeError(err: FastifyError | MedLedgerError | Error): {
+  status: number;
+  code: string;
+  message: string;
+  meta?: Record<string, unknown>;
+} {
+  if (isMedLedgerError(err)) {
+    const meta = err.code === NodeErrorCode.TxFailed ? err.meta : undefined;
+    return { status: HTTP_STATUS[err.code] ?? 400, code: err.code, message: err.message, ...(meta ? { meta } : {}) };
+  }
+  const f = err as FastifyError;
+  if (f.validation) return { status: 400, code: 'INVALID_REQUEST', message: f.message };
+  if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is too large' };
+  if (f.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' };
+  }
+  if (f.statusCode === 400 && (err instanceof SyntaxError || f.code?.startsWith('FST_ERR_CTP'))) {
+    return { status: 400, code: 'BAD_JSON', message: 'request body is not valid JSON' };
+  }
+  if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) {
+    return { status: f.statusCode, code: 'INVALID_REQUEST', message: f.message };
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}

@@ -1,0 +1,273 @@
+import {
+  MedLedgerError,
+  VoteType,
+  ZERO_HASH,
+  bytesEqual,
+  decodeTx,
+  encodeBlock,
+  encodeCanonical,
+  encodeCommit,
+  encodeHeader,
+  toHex,
+  txSignBytes,
+  voteSignBytes,
+  type Block,
+  type Commit,
+  type Genesis,
+  type Header,
+} from '@medledger/types';
+import { merkleRoot, sha256, verifySignature } from '@medledger/crypto';
+import type { BlockStore, Database, StoredBlock, WriteBatch } from '@medledger/db';
+import { TxCode, type BlockExecution, type DecodedTx, type StateMachine, type Validator } from '@medledger/state';
+import { proposerFor, quorum } from '@medledger/consensus';
+import { NodeErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { MempoolTx } from '../mempool/interface.js';
+import type { VerifiedTxCache } from './verified-txs.js';
+
+export function blockHash(header: Header): Uint8Array {
+  return sha256(encodeHeader(header));
+}
+
+export function validatorsHash(validators: readonly Validator[]): Uint8Array {
+  return sha256(encodeCanonical(validators.map((v) => [v.address, v.pubKey])));
+}
+
+export interface CommittedBlock {
+  height: number;
+  hash: Uint8Array;
+  block: Block;
+  txHashes: string[];
+  results: BlockExecution['results'];
+}
+
+interface Execution {
+  batch: WriteBatch;
+  execution: BlockExecution;
+  txHashes: Uint8Array[];
+}
+
+const invalid = (message: string, meta: Record<string, unknown> = {}) =>
+  new MedLedgerError(NodeErrorCode.InvalidBlock, message, meta);
+
+/**
+ * The ledger as this node holds it: builds proposals, validates and executes proposed blocks,
+ * verifies commit certificates and commits a block with all its effects in one atomic batch.
+ * A block is executed once per node: the execution done while validating a proposal is kept
+ * (by block hash) and written when that block is decided.
+ */
+export class Chain {
+  readonly #executions = new Map<string, Execution>();
+  #latest: StoredBlock | undefined;
+  readonly chainId: string;
+
+  constructor(
+    private readonly opts: { genesis: Genesis },
+    private readonly modules: {
+      db: Database;
+      blocks: BlockStore;
+      state: StateMachine;
+      verified: VerifiedTxCache;
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {
+    this.chainId = opts.genesis.chainId;
+  }
+
+  /** Writes the genesis state on first start and loads the latest block. */
+  async init(): Promise<void> {
+    const { db, blocks, state } = this.modules;
+    if (blocks.latestHeight() === 0 && state.height === 0) {
+      const batch = db.createBatch();
+      state.initGenesis(batch);
+      if (batch.length > 0) await db.write(batch, { sync: true });
+    }
+    const h = blocks.latestHeight();
+    this.#latest = h > 0 ? blocks.getBlock(h) : undefined;
+    if (state.height !== h) {
+      throw new MedLedgerError(
+        NodeErrorCode.ConfigInvalid,
+        `state height ${state.height} differs from block height ${h}`,
+      );
+    }
+  }
+
+  get height(): number {
+    return this.#latest?.block.header.height ?? 0;
+  }
+
+  get latest(): StoredBlock | undefined {
+    return this.#latest;
+  }
+
+  get latestTime(): number {
+    return this.#latest?.block.header.time ?? this.opts.genesis.genesisTime;
+  }
+
+  get params() {
+    return this.opts.genesis.params;
+  }
+
+  validatorsAt(height: number): Validator[] {
+    return this.modules.state.validatorsAt(height);
+  }
+
+  /** Builds the block for (height, round): executes the candidates and leaves out any that fail. */
+  buildProposal(round: number, time: number, proposer: Uint8Array, candidates: MempoolTx[]): StoredBlock {
+    const height = this.height + 1;
+    const lastCommit = height > 1 ? this.modules.blocks.getCommit(height - 1) : undefined;
+    if (height > 1 && !lastCommit) throw invalid(`no commit stored for height ${height - 1}`);
+    let txs = candidates;
+    for (;;) {
+      const header: Header = {
+        chainId: this.chainId,
+        height,
+        round,
+        time: Math.max(time, this.latestTime + 1),
+        prevHash: this.#latest?.hash ?? ZERO_HASH,
+        txRoot: merkleRoot(txs.map((t) => t.hash)),
+        appHash: this.modules.state.appHash,
+        validatorsHash: validatorsHash(this.validatorsAt(height)),
+        proposer,
+        lastCommitHash: lastCommit ? sha256(encodeCommit(lastCommit)) : ZERO_HASH,
+      };
+      const decoded: DecodedTx[] = txs.map((t) => ({ tx: t.tx, hash: t.hash }));
+      const batch = this.modules.db.createBatch();
+      const execution = this.modules.state.executeBlock(header, decoded, batch);
+      const failed = new Set(execution.results.flatMap((r, i) => (r.code === TxCode.Ok ? [] : [i])));
+      if (failed.size > 0) {
+        // Rare: the state moved since these txs were checked. Build again without them.
+        txs = txs.filter((_, i) => !failed.has(i));
+        continue;
+      }
+      const block: Block = { header, txs: txs.map((t) => t.bytes), lastCommit: lastCommit ?? null };
+      const hash = blockHash(header);
+      this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
+      return { block, hash, bytes: encodeBlock(block) };
+    }
+  }
+
+  /**
+   * Full validation of a proposed block at local time `now`: header links, proposer, time,
+   * the parent's commit certificate, every tx (shape, signature once per node) and execution
+   * with every tx succeeding. Throws INVALID_BLOCK with the reason.
+   */
+  validateBlock(block: Block, now: number | null): Uint8Array {
+    const started = performance.now();
+    const { header } = block;
+    const hash = blockHash(header);
+    if (this.#executions.has(toHex(hash))) return hash;
+    const height = this.height + 1;
+    const params = this.opts.genesis.params;
+    if (header.chainId !== this.chainId) throw invalid('wrong chain id');
+    if (header.height !== height) throw invalid(`height ${header.height}, expected ${height}`);
+    if (!bytesEqual(header.prevHash, this.#latest?.hash ?? ZERO_HASH))
+      throw invalid('prevHash does not link to our latest block');
+    if (!bytesEqual(header.appHash, this.modules.state.appHash)) throw invalid('appHash differs from our state');
+    const validators = this.validatorsAt(height);
+    if (!bytesEqual(header.validatorsHash, validatorsHash(validators))) throw invalid('validatorsHash differs');
+    const expected = proposerFor(
+      validators.map((v) => v.address),
+      height,
+      header.round,
+    );
+    if (!bytesEqual(header.proposer, expected)) throw invalid('proposer is not the one scheduled for its round');
+    if (header.time <= this.latestTime) throw invalid('time does not advance');
+    if (now !== null && header.time > now + params.maxClockDriftMs) throw invalid('time is too far ahead of our clock');
+    if (block.txs.length > params.maxBlockTxs) throw invalid('too many txs');
+    if (height === 1) {
+      if (block.lastCommit !== null || !bytesEqual(header.lastCommitHash, ZERO_HASH))
+        throw invalid('height 1 has no last commit');
+    } else {
+      if (!block.lastCommit) throw invalid('missing last commit');
+      if (!bytesEqual(header.lastCommitHash, sha256(encodeCommit(block.lastCommit))))
+        throw invalid('lastCommitHash differs');
+      if (!bytesEqual(block.lastCommit.blockHash, header.prevHash)) throw invalid('last commit is not for the parent');
+      this.verifyCommit(block.lastCommit, height - 1);
+    }
+    let bytes = 0;
+    const seen = new Set<string>();
+    const decoded: DecodedTx[] = block.txs.map((raw, i) => {
+      bytes += raw.length;
+      const txHash = sha256(raw);
+      const id = toHex(txHash);
+      if (seen.has(id)) throw invalid(`tx ${i} appears twice`);
+      seen.add(id);
+      let tx;
+      try {
+        tx = decodeTx(raw);
+      } catch (err) {
+        throw invalid(`tx ${i}: ${(err as Error).message}`);
+      }
+      if (!this.modules.verified.has(id)) {
+        if (!verifySignature(tx.from, txSignBytes(tx), tx.signature)) throw invalid(`tx ${i}: bad signature`);
+        this.modules.verified.add(id);
+      }
+      return { tx, hash: txHash };
+    });
+    if (bytes > params.maxBlockBytes) throw invalid('block too large');
+    if (!bytesEqual(header.txRoot, merkleRoot(decoded.map((d) => d.hash)))) throw invalid('txRoot differs');
+    const batch = this.modules.db.createBatch();
+    const execution = this.modules.state.executeBlock(header, decoded, batch);
+    const failed = execution.results.findIndex((r) => r.code !== TxCode.Ok);
+    if (failed >= 0) throw invalid(`tx ${failed} fails: ${execution.results[failed]!.log}`);
+    this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
+    this.modules.metrics.blockExecSeconds.observe((performance.now() - started) / 1000);
+    return hash;
+  }
+
+  /** Checks a commit certificate: 2f+1 distinct validators of `height` precommitted its block hash. */
+  verifyCommit(commit: Commit, height: number): void {
+    if (commit.height !== height)
+      throw new MedLedgerError(NodeErrorCode.InvalidCommit, `commit is for height ${commit.height}`);
+    const validators = this.validatorsAt(height);
+    const byAddress = new Map(validators.map((v) => [toHex(v.address), v]));
+    const signBytes = voteSignBytes(this.chainId, {
+      type: VoteType.Precommit,
+      height,
+      round: commit.round,
+      blockHash: commit.blockHash,
+    });
+    const signers = new Set<string>();
+    for (const sig of commit.signatures) {
+      const id = toHex(sig.validator);
+      const v = byAddress.get(id);
+      if (!v || signers.has(id))
+        throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit has an unknown or repeated signer');
+      if (!verifySignature(v.pubKey, signBytes, sig.signature)) {
+        throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit has a bad signature');
+      }
+      signers.add(id);
+    }
+    if (signers.size < quorum(validators.length)) {
+      throw new MedLedgerError(
+        NodeErrorCode.InvalidCommit,
+        `commit has ${signers.size} signatures, needs ${quorum(validators.length)}`,
+      );
+    }
+  }
+
+  /** Writes the decided block, its commit and all its effects in one atomic, synced batch. */
+  async commit(block: Block, commit: Commit): Promise<CommittedBlock> {
+    const hash = blockHash(block.header);
+    if (!bytesEqual(commit.blockHash, hash))
+      throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is for another block');
+    if (!this.#executions.has(toHex(hash))) this.validateBlock(block, null);
+    const { batch, execution, txHashes } = this.#executions.get(toHex(hash))!;
+    const stored: StoredBlock = { block, hash, bytes: encodeBlock(block) };
+    this.modules.blocks.putBlock(batch, stored, commit, txHashes, execution.results);
+    await this.modules.db.write(batch, { sync: true });
+    this.modules.state.commit(block.header.height, execution.appHash);
+    const previousTime = this.latestTime;
+    this.#latest = stored;
+    this.#executions.clear();
+    const m = this.modules.metrics;
+    m.height.set(block.header.height);
+    m.txsCommitted.inc(block.txs.length);
+    m.blockTxs.observe(block.txs.length);
+    m.blockIntervalSeconds.observe((block.header.time - previousTime) / 1000);
+    return { height: block.header.height, hash, block, txHashes: txHashes.map(toHex), results: execution.results };
+  }
+}

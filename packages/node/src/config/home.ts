@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+
+/** Where a node keeps everything under its home directory. */
+export interface HomeLayout {
+  home: string;
+  config: string;
+  genesis: string;
+  nodeConfig: string;
+  orgKey: string;
+  nodeKey: string;
+  data: string;
+  db: string;
+  lastSignState: string;
+  logs: string;
+  logFile: string;
+}
+
+export function homeLayout(home: string): HomeLayout {
+  return {
+    home,
+    config: join(home, 'config'),
+    genesis: join(home, 'config', 'genesis.json'),
+    nodeConfig: join(home, 'config', 'node.json'),
+    orgKey: join(home, 'keys', 'org.key'),
+    nodeKey: join(home, 'keys', 'node.key'),
+    data: join(home, 'data'),
+    db: join(home, 'data', 'ledger'),
+    lastSignState: join(home, 'data', 'last_sign_state.json'),
+    logs: join(home, 'logs'),
+    logFile: join(home, 'logs', 'node.log'),
+  };
+}

@@ -1,0 +1,3 @@
+export * from './options.js';
+export * from './home.js';
+export * from './load.js';

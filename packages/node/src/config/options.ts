@@ -1,0 +1,39 @@
+/** Per-node settings (not consensus-critical: those are chain params in genesis). */
+export interface NodeConfig {
+  /** Human name of this node, e.g. "hospital-a-1". */
+  name: string;
+  /** The organisation this node belongs to. */
+  org: string;
+  api: { host: string; port: number; bodyLimitBytes: number; commitWaitMs: number };
+  p2p: { host: string; port: number; bootstrap: string[] };
+  mempool: MempoolOptions;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  /** Enables POST /debug/faults (partition tests). Never on in production. */
+  faults: boolean;
+}
+
+/** CLI flags and tests override single fields of a section. */
+export type NodeConfigOverrides = {
+  [K in keyof NodeConfig]?: NodeConfig[K] extends unknown[]
+    ? NodeConfig[K]
+    : NodeConfig[K] extends object
+      ? Partial<NodeConfig[K]>
+      : NodeConfig[K];
+};
+
+export interface MempoolOptions {
+  maxTxs: number;
+  maxBytes: number;
+  /** Pending txs one account may hold: the consortium's rate limit in place of fees. */
+  maxPerAccount: number;
+}
+
+export const DEFAULT_NODE_CONFIG: NodeConfig = {
+  name: 'node',
+  org: 'org',
+  api: { host: '127.0.0.1', port: 26657, bodyLimitBytes: 1024 * 1024, commitWaitMs: 30_000 },
+  p2p: { host: '127.0.0.1', port: 26656, bootstrap: [] },
+  mempool: { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000 },
+  log: { level: 'info' },
+  faults: false,
+};

@@ -1,0 +1,108 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  MedLedgerError,
+  fromHex,
+  isRecord,
+  proposalSignBytes,
+  toHex,
+  voteSignBytes,
+  type Proposal,
+  type Vote,
+  type VoteType,
+} from '@medledger/types';
+import type { Signer } from '@medledger/crypto';
+import { checkSign, type LastSignState } from '@medledger/consensus';
+import { NodeErrorCode } from '../errors.js';
+
+/**
+ * The validator's signing key behind the double-sign guard (ADR 0002). Before a proposal or
+ * vote leaves the node, the (height, round, step, block hash) it signs is written to a file and
+ * fsynced together with its directory; after a crash the node reads it back and refuses to sign
+ * anything that conflicts with a step it has passed.
+ */
+export class GuardedSigner {
+  #last: LastSignState | null;
+
+  constructor(
+    private readonly chainId: string,
+    private readonly signer: Signer,
+    private readonly path: string,
+  ) {
+    this.#last = readLastSignState(path);
+  }
+
+  get address(): Uint8Array {
+    return this.signer.address;
+  }
+
+  get lastSigned(): LastSignState | null {
+    return this.#last;
+  }
+
+  signProposal(p: Omit<Proposal, 'signature' | 'proposer'>): Proposal {
+    const signature = this.#guard(p.height, p.round, 0, p.blockHash, proposalSignBytes(this.chainId, p));
+    return { ...p, proposer: this.signer.address, signature };
+  }
+
+  signVote(v: { type: VoteType; height: number; round: number; blockHash: Uint8Array | null }): Vote {
+    const signature = this.#guard(v.height, v.round, v.type, v.blockHash, voteSignBytes(this.chainId, v));
+    return { ...v, validator: this.signer.address, signature };
+  }
+
+  #guard(height: number, round: number, step: 0 | 1 | 2, blockHash: Uint8Array | null, bytes: Uint8Array): Uint8Array {
+    const decision = checkSign(this.#last, { height, round, step, blockHash });
+    if (decision === 'refuse') {
+      throw new MedLedgerError(NodeErrorCode.DoubleSign, 'refusing to sign: conflicts with a step already signed', {
+        height,
+        round,
+        step,
+      });
+    }
+    if (decision === 'resign') return this.#last!.signature;
+    const signature = this.signer.sign(bytes);
+    const next: LastSignState = { height, round, step, blockHash, signature };
+    writeLastSignState(this.path, next);
+    this.#last = next;
+    return signature;
+  }
+}
+
+function readLastSignState(path: string): LastSignState | null {
+  if (!existsSync(path)) return null;
+  const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!isRecord(raw)) throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `${path} is not a last-sign state`);
+  return {
+    height: Number(raw.height),
+    round: Number(raw.round),
+    step: Number(raw.step) as 0 | 1 | 2,
+    blockHash: raw.blockHash === null ? null : fromHex(String(raw.blockHash)),
+    signature: fromHex(String(raw.signature)),
+  };
+}
+
+/** Durable before it returns: temp file fsynced, renamed over the old one, directory fsynced. */
+function writeLastSignState(path: string, s: LastSignState): void {
+  const tmp = `${path}.tmp`;
+  const json = JSON.stringify({
+    height: s.height,
+    round: s.round,
+    step: s.step,
+    blockHash: s.blockHash ? toHex(s.blockHash) : null,
+    signature: toHex(s.signature),
+  });
+  writeFileSync(tmp, json);
+  const fd = openSync(tmp, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}

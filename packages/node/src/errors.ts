@@ -1,0 +1,22 @@
+/** Error codes of the node; the API maps each to an HTTP status. */
+export const NodeErrorCode = {
+  ConfigInvalid: 'CONFIG_INVALID',
+  HomeExists: 'HOME_EXISTS',
+  HomeMissing: 'HOME_MISSING',
+  BadSignature: 'BAD_SIGNATURE',
+  WrongChain: 'WRONG_CHAIN',
+  BadNonce: 'BAD_NONCE',
+  Unauthorized: 'UNAUTHORIZED',
+  NotFound: 'NOT_FOUND',
+  AlreadyExists: 'ALREADY_EXISTS',
+  TxRejected: 'TX_REJECTED',
+  TxFailed: 'TX_FAILED',
+  MempoolFull: 'MEMPOOL_FULL',
+  RateLimited: 'RATE_LIMITED',
+  Duplicate: 'TX_DUPLICATE',
+  Timeout: 'TIMEOUT',
+  NotReady: 'NOT_READY',
+  InvalidBlock: 'INVALID_BLOCK',
+  InvalidCommit: 'INVALID_COMMIT',
+  DoubleSign: 'DOUBLE_SIGN_REFUSED',
+} as const;

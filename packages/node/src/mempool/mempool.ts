@@ -1,0 +1,157 @@
+import { MedLedgerError, decodeTx, txSignBytes, type Tx } from '@medledger/types';
+import { addressHex, sha256, verifySignature } from '@medledger/crypto';
+import { TxCode, type StateMachine, type TxResult } from '@medledger/state';
+import type { MempoolOptions } from '../config/options.js';
+import { NodeErrorCode } from '../errors.js';
+import type { VerifiedTxCache } from '../chain/verified-txs.js';
+import type { MempoolTx, MempoolView } from './interface.js';
+import { toHex } from '@medledger/types';
+
+const RESULT_TO_ERROR: Record<number, string> = {
+  [TxCode.BadNonce]: NodeErrorCode.BadNonce,
+  [TxCode.Unauthorized]: NodeErrorCode.Unauthorized,
+  [TxCode.NotFound]: NodeErrorCode.NotFound,
+  [TxCode.AlreadyExists]: NodeErrorCode.AlreadyExists,
+  [TxCode.WrongChain]: NodeErrorCode.WrongChain,
+};
+
+export function txResultError(result: TxResult): MedLedgerError {
+  return new MedLedgerError(RESULT_TO_ERROR[result.code] ?? NodeErrorCode.TxRejected, result.log, {
+    code: result.code,
+  });
+}
+
+interface AccountQueue {
+  /** Pending txs of one account keyed by nonce. */
+  byNonce: Map<number, MempoolTx>;
+}
+
+/**
+ * Holds checked txs until a block includes them. A tx enters only after its shape, signature
+ * (once per node, cached by hash) and state rules pass against committed state. Per account,
+ * one tx per nonce; block building takes each account's txs in nonce order so a burst sent
+ * concurrently lands in order. After every commit the included txs leave and the rest are
+ * checked again.
+ */
+export class Mempool implements MempoolView {
+  readonly #txs = new Map<string, MempoolTx>();
+  readonly #accounts = new Map<string, AccountQueue>();
+  readonly #listeners: (() => void)[] = [];
+  #bytes = 0;
+
+  constructor(
+    private readonly opts: MempoolOptions & { chainId: string },
+    private readonly modules: { state: StateMachine; verified: VerifiedTxCache },
+  ) {}
+
+  get size(): number {
+    return this.#txs.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  has(hashHex: string): boolean {
+    return this.#txs.has(hashHex);
+  }
+
+  get(hashHex: string): MempoolTx | undefined {
+    return this.#txs.get(hashHex);
+  }
+
+  onTxsAvailable(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Checks and adds one tx. Throws a MedLedgerError with a code the API reports; a duplicate of
+   * a pending tx returns it without error (the same tx sent to two nodes is normal).
+   */
+  add(bytes: Uint8Array): MempoolTx {
+    const hash = sha256(bytes);
+    const hashHex = toHex(hash);
+    const pending = this.#txs.get(hashHex);
+    if (pending) return pending;
+    const tx = decodeTx(bytes);
+    if (tx.chainId !== this.opts.chainId) {
+      throw new MedLedgerError(NodeErrorCode.WrongChain, `tx is for chain ${tx.chainId}`);
+    }
+    if (!this.modules.verified.has(hashHex)) {
+      if (!verifySignature(tx.from, txSignBytes(tx), tx.signature)) {
+        throw new MedLedgerError(NodeErrorCode.BadSignature, 'signature does not verify');
+      }
+      this.modules.verified.add(hashHex);
+    }
+    const sender = addressHex(tx.from);
+    const queue = this.#accounts.get(sender);
+    if (queue?.byNonce.has(tx.nonce)) {
+      throw new MedLedgerError(NodeErrorCode.BadNonce, `nonce ${tx.nonce} is already pending for this account`);
+    }
+    if (queue && queue.byNonce.size >= this.opts.maxPerAccount) {
+      throw new MedLedgerError(NodeErrorCode.RateLimited, 'too many pending txs for this account');
+    }
+    if (this.#txs.size >= this.opts.maxTxs || this.#bytes + bytes.length > this.opts.maxBytes) {
+      throw new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
+    }
+    const result = this.modules.state.checkTx(tx);
+    if (result.code !== TxCode.Ok) throw txResultError(result);
+    const entry: MempoolTx = { tx, hash, hashHex, bytes, sender };
+    this.#insert(entry);
+    return entry;
+  }
+
+  #insert(entry: MempoolTx): void {
+    const wasEmpty = this.#txs.size === 0;
+    this.#txs.set(entry.hashHex, entry);
+    this.#bytes += entry.bytes.length;
+    let queue = this.#accounts.get(entry.sender);
+    if (!queue) this.#accounts.set(entry.sender, (queue = { byNonce: new Map() }));
+    queue.byNonce.set(entry.tx.nonce, entry);
+    if (wasEmpty) for (const l of this.#listeners) l();
+  }
+
+  #remove(entry: MempoolTx): void {
+    if (!this.#txs.delete(entry.hashHex)) return;
+    this.#bytes -= entry.bytes.length;
+    const queue = this.#accounts.get(entry.sender);
+    queue?.byNonce.delete(entry.tx.nonce);
+    if (queue && queue.byNonce.size === 0) this.#accounts.delete(entry.sender);
+  }
+
+  reap(maxTxs: number, maxBytes: number): MempoolTx[] {
+    const out: MempoolTx[] = [];
+    // Each arrival slot of an account is filled with that account's lowest not-yet-taken nonce.
+    const sorted = new Map<string, MempoolTx[]>();
+    let bytes = 0;
+    for (const entry of this.#txs.values()) {
+      if (out.length >= maxTxs) break;
+      let list = sorted.get(entry.sender);
+      if (!list) {
+        list = [...this.#accounts.get(entry.sender)!.byNonce.values()].sort((a, b) => a.tx.nonce - b.tx.nonce);
+        sorted.set(entry.sender, list);
+      }
+      const next = list.shift()!;
+      if (bytes + next.bytes.length > maxBytes) break;
+      bytes += next.bytes.length;
+      out.push(next);
+    }
+    return out;
+  }
+
+  /** After a commit: drop the included txs, then re-check the rest against the new state. */
+  update(committedHashes: Iterable<string>): void {
+    for (const h of committedHashes) {
+      const entry = this.#txs.get(h);
+      if (entry) this.#remove(entry);
+    }
+    for (const entry of [...this.#txs.values()]) {
+      if (this.modules.state.checkTx(entry.tx).code !== TxCode.Ok) this.#remove(entry);
+    }
+  }
+
+  /** Used by the API to tell whether a tx is still waiting. */
+  pendingTx(hashHex: string): Tx | undefined {
+    return this.#txs.get(hashHex)?.tx;
+  }
+}

@@ -1,0 +1,315 @@
+import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type Vote } from '@medledger/types';
+import { Signer, addressHex, passphraseFromEnv, readKeyFile, signTx, type LoadedKey } from '@medledger/crypto';
+import {
+  createBlockStore,
+  createConsensusWal,
+  createDatabase,
+  type BlockStore,
+  type Database,
+  type TxLocation,
+} from '@medledger/db';
+import { createStateMachine, type StateMachine } from '@medledger/state';
+import { createConsensusEngine } from '@medledger/consensus';
+import { createNetwork, protocols, topics, type NetworkService } from '@medledger/network';
+import type { FastifyInstance } from 'fastify';
+import { Chain, type CommittedBlock } from './chain/chain.js';
+import { VerifiedTxCache } from './chain/verified-txs.js';
+import {
+  homeLayout,
+  loadGenesis,
+  loadNodeConfig,
+  type HomeLayout,
+  type NodeConfig,
+  type NodeConfigOverrides,
+} from './config/index.js';
+import { ConsensusDriver } from './consensus/driver.js';
+import { GuardedSigner } from './consensus/signer.js';
+import { Mempool } from './mempool/mempool.js';
+import { TxGossip } from './mempool/gossip.js';
+import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
+import { createApiServer, type NodeStatus } from './api/server.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { NodeErrorCode } from './errors.js';
+
+export interface StartNodeOptions {
+  home: string;
+  /** Settings that win over the config file and the environment (CLI flags). */
+  overrides?: NodeConfigOverrides;
+  env?: NodeJS.ProcessEnv;
+  /** Also log to stdout (the log file is always written). */
+  stdoutLogs?: boolean;
+}
+
+const PEER_CHECK_MS = 1000;
+
+/**
+ * One MedLedger node: the one place where subsystems are built and wired (DESIGN §2). Each
+ * subsystem gets only the modules it needs; start and stop run in dependency order.
+ */
+export class MedLedgerNode {
+  readonly layout: HomeLayout;
+  readonly config: NodeConfig;
+  readonly genesis: Genesis;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly db: Database;
+  readonly blocks: BlockStore;
+  readonly state: StateMachine;
+  readonly chain: Chain;
+  readonly mempool: Mempool;
+  readonly network: NetworkService;
+  readonly driver: ConsensusDriver;
+  readonly sync: BlockSync;
+  readonly api: FastifyInstance;
+  readonly #nodeKey: LoadedKey;
+  readonly #txGossip: TxGossip;
+  readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
+  #peerCheck: NodeJS.Timeout | undefined;
+  #peerAheadChecks = 0;
+  #evidenceNonce = 0;
+  #ready = false;
+  #apiUrl = '';
+
+  private constructor(opts: StartNodeOptions) {
+    const env = opts.env ?? process.env;
+    this.layout = homeLayout(opts.home);
+    this.config = loadNodeConfig(this.layout.nodeConfig, env, opts.overrides);
+    this.genesis = loadGenesis(this.layout.genesis);
+    this.logger = createLogger({
+      level: this.config.log.level,
+      name: this.config.name,
+      file: this.layout.logFile,
+      stdout: opts.stdoutLogs ?? false,
+    });
+    this.#nodeKey = readKeyFile(this.layout.nodeKey, passphraseFromEnv(env));
+    if (!this.#nodeKey.encrypted)
+      this.logger.warn('node key file is not encrypted: acceptable for a development network only');
+    this.metrics = createMetrics();
+    const chainId = this.genesis.chainId;
+
+    this.db = createDatabase({ path: this.layout.db });
+    this.blocks = createBlockStore({ db: this.db });
+    const wal = createConsensusWal({}, { db: this.db });
+    this.state = createStateMachine({ genesis: this.genesis }, { db: this.db });
+    const verified = new VerifiedTxCache();
+    const log = (module: string) => this.logger.child({ module });
+    this.chain = new Chain(
+      { genesis: this.genesis },
+      { db: this.db, blocks: this.blocks, state: this.state, verified, logger: log('chain'), metrics: this.metrics },
+    );
+    this.mempool = new Mempool({ ...this.config.mempool, chainId }, { state: this.state, verified });
+    this.network = createNetwork(
+      {
+        nodeKey: this.#nodeKey.secretKey,
+        listen: `/ip4/${this.config.p2p.host}/tcp/${this.config.p2p.port}`,
+        bootstrap: this.config.p2p.bootstrap,
+        allowedKeys: this.genesis.orgs.flatMap((o) => o.nodeKeys),
+      },
+      { logger: log('network') },
+    );
+    const topic = topics(chainId);
+    const protocol = protocols(chainId);
+    this.sync = new BlockSync(
+      { syncProtocol: protocol.sync, statusProtocol: protocol.status, ...DEFAULT_SYNC_OPTIONS },
+      {
+        network: this.network,
+        chain: this.chain,
+        blocks: this.blocks,
+        logger: log('sync'),
+        metrics: this.metrics,
+        onApplied: (c) => this.#onCommit(c, true),
+      },
+    );
+    this.driver = new ConsensusDriver(
+      { topic: topic.consensus },
+      {
+        engine: createConsensusEngine(),
+        chain: this.chain,
+        mempool: this.mempool,
+        network: this.network,
+        wal,
+        signer: new GuardedSigner(chainId, new Signer(this.#nodeKey.secretKey), this.layout.lastSignState),
+        logger: log('consensus'),
+        metrics: this.metrics,
+        now: () => Date.now(),
+        catchUp: async (reason) => {
+          await this.sync.catchUp(reason);
+        },
+        onCommit: (c) => this.#onCommit(c, false),
+        onEvidence: (a, b) => void this.#submitEvidence(a, b),
+      },
+    );
+    this.#txGossip = new TxGossip(
+      { topic: topic.tx, maxBatch: 512, flushMs: 10 },
+      { network: this.network, mempool: this.mempool, logger: log('txgossip') },
+    );
+    this.api = createApiServer(
+      { bodyLimitBytes: this.config.api.bodyLimitBytes, commitWaitMs: this.config.api.commitWaitMs },
+      {
+        ready: () => this.#ready,
+        status: () => this.status(),
+        blocks: this.blocks,
+        queries: this.state.query,
+        validators: () => ({
+          height: this.chain.height + 1,
+          validators: this.chain.validatorsAt(this.chain.height + 1),
+        }),
+        submitTx: (bytes) => this.submitTx(bytes),
+        waitForCommit: (hash, ms) => this.#waitForCommit(hash, ms),
+        latestTime: () => this.chain.latestTime,
+        registry: this.metrics.registry,
+        metrics: this.metrics,
+        ...(this.config.faults ? { faults: { blockPeers: (ids: string[]) => this.network.blockPeers(ids) } } : {}),
+      },
+      log('api'),
+    );
+  }
+
+  static async start(opts: StartNodeOptions): Promise<MedLedgerNode> {
+    const node = new MedLedgerNode(opts);
+    try {
+      await node.#start();
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      throw err;
+    }
+    return node;
+  }
+
+  get apiUrl(): string {
+    return this.#apiUrl;
+  }
+
+  get nodeAddress(): string {
+    return addressHex(this.#nodeKey.publicKey);
+  }
+
+  async #start(): Promise<void> {
+    await this.db.open();
+    await this.chain.init();
+    this.metrics.height.set(this.chain.height);
+    await this.network.start();
+    await this.sync.start();
+    this.#txGossip.start();
+    await this.api.listen({ host: this.config.api.host, port: this.config.api.port });
+    const addr = this.api.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.config.api.port;
+    this.#apiUrl = `http://${this.config.api.host}:${port}`;
+    await this.driver.start();
+    this.#ready = true;
+    this.#peerCheck = setInterval(() => void this.#checkPeers(), PEER_CHECK_MS);
+    this.logger.info(
+      { height: this.chain.height, api: this.#apiUrl, peerId: this.network.peerId, chainId: this.genesis.chainId },
+      'node started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#ready = false;
+    if (this.#peerCheck) clearInterval(this.#peerCheck);
+    await this.api.close().catch(() => undefined);
+    await this.driver.stop();
+    this.#txGossip.stop();
+    await this.network.stop().catch(() => undefined);
+    await this.db.close().catch(() => undefined);
+    this.logger.info('node stopped');
+    this.logger.flush();
+  }
+
+  status(): NodeStatus {
+    const latest = this.chain.latest;
+    return {
+      chainId: this.genesis.chainId,
+      nodeId: this.network.peerId,
+      validatorAddress: this.nodeAddress,
+      height: this.chain.height,
+      latestBlockHash: latest ? toHex(latest.hash) : null,
+      latestBlockTime: latest ? latest.block.header.time : null,
+      validator: this.driver.isValidator(),
+      peers: this.network.connectedPeers().length,
+      catchingUp: this.driver.catchingUp,
+      round: this.driver.round,
+      mempoolSize: this.mempool.size,
+    };
+  }
+
+  submitTx(bytes: Uint8Array): { hash: string } {
+    const before = this.mempool.size;
+    let entry;
+    try {
+      entry = this.mempool.add(bytes);
+    } catch (err) {
+      if (err instanceof MedLedgerError) this.metrics.mempoolRejected.inc({ code: err.code });
+      throw err;
+    }
+    if (this.mempool.size > before) this.#txGossip.broadcast(bytes);
+    this.metrics.mempoolTxs.set(this.mempool.size);
+    return { hash: entry.hashHex };
+  }
+
+  #waitForCommit(hash: string, timeoutMs: number): Promise<TxLocation> {
+    return new Promise((resolve, reject) => {
+      let set = this.#waiters.get(hash);
+      if (!set) this.#waiters.set(hash, (set = new Set()));
+      const done = (loc: TxLocation) => {
+        clearTimeout(timer);
+        resolve(loc);
+      };
+      const timer = setTimeout(() => {
+        set.delete(done);
+        if (set.size === 0) this.#waiters.delete(hash);
+        reject(
+          new MedLedgerError(NodeErrorCode.Timeout, `tx not committed within ${timeoutMs} ms; it may still commit`),
+        );
+      }, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  #onCommit(c: CommittedBlock, synced: boolean): void {
+    if (synced) {
+      this.mempool.update(c.txHashes);
+      this.driver.noteSynced(c);
+    }
+    this.metrics.mempoolTxs.set(this.mempool.size);
+    this.metrics.mempoolBytes.set(this.mempool.bytes);
+    c.txHashes.forEach((hash, index) => {
+      const waiters = this.#waiters.get(hash);
+      if (!waiters) return;
+      this.#waiters.delete(hash);
+      const r = c.results[index]!;
+      for (const w of waiters) w({ height: c.height, index, code: r.code, log: r.log });
+    });
+  }
+
+  async #checkPeers(): Promise<void> {
+    this.metrics.peers.set(this.network.connectedPeers().length);
+    if (this.driver.catchingUp) return;
+    const statuses = await this.sync.peerStatuses().catch(() => []);
+    const best = Math.max(0, ...statuses.map((s) => s.height));
+    // One block ahead is normal for a moment (a peer committed first); more, or for long, is not.
+    this.#peerAheadChecks = best > this.chain.height ? this.#peerAheadChecks + 1 : 0;
+    if (best > this.chain.height + 1 || this.#peerAheadChecks >= 3) {
+      this.#peerAheadChecks = 0;
+      this.driver.requestCatchUp(`peer at height ${best}`);
+    }
+  }
+
+  /** Equivocation evidence goes on chain as a tx signed with this node's key. */
+  async #submitEvidence(a: Vote, b: Vote): Promise<void> {
+    try {
+      const committed = (await this.state.query.account(this.nodeAddress))?.nonce ?? 0;
+      this.#evidenceNonce = Math.max(committed, this.#evidenceNonce) + 1;
+      const { bytes } = signTx(new Signer(this.#nodeKey.secretKey), {
+        chainId: this.genesis.chainId,
+        type: TxType.Evidence,
+        nonce: this.#evidenceNonce,
+        payload: { voteA: encodeVote(a), voteB: encodeVote(b) },
+      });
+      this.submitTx(bytes);
+    } catch (err) {
+      this.logger.warn({ reason: (err as Error).message }, 'could not submit evidence');
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import {
+  MedLedgerError,
+  assertArray,
+  assertBytes,
+  assertUint,
+  bytesEqual,
+  decodeBlock,
+  decodeCanonical,
+  decodeCommit,
+  encodeCanonical,
+  encodeCommit,
+  shapeError,
+} from '@medledger/types';
+import type { BlockStore } from '@medledger/db';
+import type { NetworkService } from '@medledger/network';
+import { blockHash, type Chain, type CommittedBlock } from '../chain/chain.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+
+export interface BlockSyncOptions {
+  syncProtocol: string;
+  statusProtocol: string;
+  /** Blocks asked for in one request. */
+  batchBlocks: number;
+  maxResponseBytes: number;
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS = {
+  batchBlocks: 64,
+  maxResponseBytes: 16 * 1024 * 1024,
+  requestTimeoutMs: 10_000,
+} as const;
+
+export interface PeerStatus {
+  peerId: string;
+  height: number;
+}
+
+/**
+ * Block sync: serves committed blocks with their commit certificates, and brings this node up
+ * to the best height its peers report, verifying every certificate against the validator set
+ * before it executes a block. Consensus is paused while it runs.
+ */
+export class BlockSync {
+  constructor(
+    private readonly opts: BlockSyncOptions,
+    private readonly m: {
+      network: NetworkService;
+      chain: Chain;
+      blocks: BlockStore;
+      logger: Logger;
+      metrics: Metrics;
+      onApplied: (committed: CommittedBlock) => void;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    const limits = { maxRequestBytes: 64, requestsPerSecond: 50 };
+    await this.m.network.handle(
+      this.opts.statusProtocol,
+      async () => {
+        const latest = this.m.chain.latest;
+        return encodeCanonical([this.m.chain.height, latest?.hash ?? new Uint8Array(0)]);
+      },
+      { ...limits, maxResponseBytes: 128 },
+    );
+    await this.m.network.handle(this.opts.syncProtocol, async (req) => this.#serve(req), {
+      ...limits,
+      maxResponseBytes: this.opts.maxResponseBytes,
+    });
+  }
+
+  #serve(req: Uint8Array): Uint8Array {
+    const v = decodeCanonical(req);
+    if (!Array.isArray(v) || v.length !== 2) throw shapeError('sync request', '[from, count]');
+    const from = assertUint(v[0], 'from');
+    const count = Math.min(assertUint(v[1], 'count'), this.opts.batchBlocks);
+    const out: Uint8Array[][] = [];
+    let bytes = 0;
+    for (let h = from; h < from + count && h <= this.m.chain.height; h++) {
+      const block = this.m.blocks.getBlockBytes(h);
+      const commit = this.m.blocks.getCommit(h);
+      if (!block || !commit) break;
+      const commitBytes = encodeCommit(commit);
+      bytes += block.length + commitBytes.length + 16;
+      if (bytes > this.opts.maxResponseBytes - 1024 && out.length > 0) break;
+      out.push([block, commitBytes]);
+    }
+    return encodeCanonical(out);
+  }
+
+  async peerStatuses(): Promise<PeerStatus[]> {
+    const peers = this.m.network.connectedPeers();
+    const results = await Promise.allSettled(
+      peers.map(async (p) => {
+        const res = await this.m.network.request(p.peerId, this.opts.statusProtocol, new Uint8Array(0), {
+          signal: AbortSignal.timeout(2000),
+          maxResponseBytes: 128,
+        });
+        const v = decodeCanonical(res);
+        if (!Array.isArray(v)) throw shapeError('status', 'a list');
+        return { peerId: p.peerId, height: assertUint(v[0], 'height') };
+      }),
+    );
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  /** Applies blocks from the best peers until none reports more than we have. */
+  async catchUp(reason: string): Promise<number> {
+    let applied = 0;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const statuses = (await this.peerStatuses()).filter((s) => s.height > this.m.chain.height);
+      if (statuses.length === 0) break;
+      statuses.sort((a, b) => b.height - a.height);
+      const target = statuses[0]!.height;
+      this.m.logger.info({ reason, from: this.m.chain.height, target, peers: statuses.length }, 'block sync');
+      let progressed = false;
+      for (const peer of statuses) {
+        try {
+          const n = await this.#fetchFrom(peer.peerId, target);
+          applied += n;
+          if (n > 0) progressed = true;
+          if (this.m.chain.height >= target) break;
+        } catch (err) {
+          this.m.logger.warn({ peer: peer.peerId, reason: (err as Error).message }, 'block sync from peer failed');
+        }
+      }
+      if (!progressed) break;
+    }
+    if (applied > 0) this.m.logger.info({ applied, height: this.m.chain.height }, 'block sync done');
+    return applied;
+  }
+
+  async #fetchFrom(peerId: string, target: number): Promise<number> {
+    let applied = 0;
+    while (this.m.chain.height < target) {
+      const from = this.m.chain.height + 1;
+      const res = await this.m.network.request(
+        peerId,
+        this.opts.syncProtocol,
+        encodeCanonical([from, this.opts.batchBlocks]),
+        { signal: AbortSignal.timeout(this.opts.requestTimeoutMs), maxResponseBytes: this.opts.maxResponseBytes },
+      );
+      const entries = assertArray(decodeCanonical(res), 'sync response', this.opts.batchBlocks);
+      if (entries.length === 0) break;
+      for (const [i, entry] of entries.entries()) {
+        if (!Array.isArray(entry) || entry.length !== 2) throw shapeError(`sync response[${i}]`, 'a pair');
+        const block = decodeBlock(assertBytes(entry[0], 'block'));
+        const commit = decodeCommit(assertBytes(entry[1], 'commit'));
+        const height = this.m.chain.height + 1;
+        if (block.header.height !== height)
+          throw new MedLedgerError('SYNC_OUT_OF_ORDER', `peer sent height ${block.header.height}, expected ${height}`);
+        if (!bytesEqual(commit.blockHash, blockHash(block.header)))
+          throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
+        this.m.chain.verifyCommit(commit, height);
+        const committed = await this.m.chain.commit(block, commit);
+        this.m.metrics.syncedBlocks.inc();
+        this.m.onApplied(committed);
+        applied++;
+        if (applied % 1000 === 0) this.m.logger.info({ height, target }, 'block sync progress');
+      }
+    }
+    return applied;
+  }
+}

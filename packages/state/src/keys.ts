@@ -1,0 +1,109 @@
+import { fromHex } from '@medledger/types';
+import { indexKey, lengthPrefixed, stateKey, uint32BE, uint64BE } from '@medledger/db';
+
+/**
+ * Key layout inside the State and Index buckets (ADR 0004). The first byte after the bucket
+ * names the kind of entry. Ids (32 hex) are stored as their 16 bytes; org ids and FHIR types
+ * are length-prefixed; times and heights are u64 big-endian so key order is time order.
+ *
+ * State (hashed into the app hash):
+ *   'g'                                   chain: chain id, genesis time, params
+ *   'o' ‖ lp(org)                         organisation
+ *   'k' ‖ pubkey(32)                      owner of an org key or node key: {org, role}
+ *   'V'                                   validator sets, each with the height it takes effect
+ *   'a' ‖ address(20)                     account: last nonce
+ *   'p' ‖ patient(16)                     patient
+ *   'r' ‖ record(16)                      record version
+ *   'n' ‖ record(16)                      the version that amends it (at most one)
+ *   'c' ‖ consent(16)                     consent
+ *   'e' ‖ height(8) ‖ txIndex(4)          access event
+ *   'x' ‖ validator(20) ‖ height(8) ‖ round(8) ‖ type(1)   evidence
+ *
+ * Index (derived, not hashed; every entry's value is empty, the key carries everything):
+ *   records by patient         0x01 ‖ patient(16) ‖ time(8) ‖ record(16)
+ *   records by patient + type  0x02 ‖ patient(16) ‖ lp(type) ‖ time(8) ‖ record(16)
+ *   records by author          0x03 ‖ lp(org) ‖ time(8) ‖ record(16)
+ *   records by author + type   0x04 ‖ lp(org) ‖ lp(type) ‖ time(8) ‖ record(16)
+ *   records by type            0x05 ‖ lp(type) ‖ time(8) ‖ record(16)
+ *   consents by patient        0x10 ‖ patient(16) ‖ time(8) ‖ consent(16)
+ *   consents by grantee        0x11 ‖ lp(org) ‖ time(8) ‖ consent(16)
+ *   access by patient          0x20 ‖ patient(16) ‖ time(8) ‖ height(8) ‖ txIndex(4)
+ *   access by accessor         0x21 ‖ lp(org) ‖ time(8) ‖ height(8) ‖ txIndex(4)
+ */
+const tag = (c: string) => new Uint8Array([c.charCodeAt(0)]);
+const byte = (b: number) => new Uint8Array([b]);
+
+export const StateTag = {
+  Chain: tag('g'),
+  Org: tag('o'),
+  KeyOwner: tag('k'),
+  ValidatorSets: tag('V'),
+  Account: tag('a'),
+  Patient: tag('p'),
+  Record: tag('r'),
+  Successor: tag('n'),
+  Consent: tag('c'),
+  AccessEvent: tag('e'),
+  Evidence: tag('x'),
+} as const;
+
+export const IndexTag = {
+  RecordsByPatient: byte(0x01),
+  RecordsByPatientType: byte(0x02),
+  RecordsByAuthor: byte(0x03),
+  RecordsByAuthorType: byte(0x04),
+  RecordsByType: byte(0x05),
+  ConsentsByPatient: byte(0x10),
+  ConsentsByGrantee: byte(0x11),
+  AccessByPatient: byte(0x20),
+  AccessByAccessor: byte(0x21),
+} as const;
+
+export const ID_BYTES = 16;
+/** time(8) ‖ id(16) ends every record and consent index key. */
+export const TIME_ID_TAIL = 8 + ID_BYTES;
+/** time(8) ‖ height(8) ‖ txIndex(4) ends every access index key. */
+export const ACCESS_TAIL = 8 + 8 + 4;
+/** height(8) ‖ txIndex(4) names an access event. */
+export const EVENT_ID_BYTES = 12;
+
+/** Ids are validated as 32 lowercase hex before they get here. */
+export const idBytes = (id: string): Uint8Array => fromHex(id, 'id');
+
+export const chainKey = (): Uint8Array => stateKey(StateTag.Chain);
+export const orgKey = (id: string): Uint8Array => stateKey(StateTag.Org, lengthPrefixed(id));
+export const keyOwnerKey = (pubKey: Uint8Array): Uint8Array => stateKey(StateTag.KeyOwner, pubKey);
+export const validatorSetsKey = (): Uint8Array => stateKey(StateTag.ValidatorSets);
+export const accountKey = (address: Uint8Array): Uint8Array => stateKey(StateTag.Account, address);
+export const patientKey = (id: string): Uint8Array => stateKey(StateTag.Patient, idBytes(id));
+export const recordKey = (id: string | Uint8Array): Uint8Array =>
+  stateKey(StateTag.Record, typeof id === 'string' ? idBytes(id) : id);
+export const successorKey = (id: string): Uint8Array => stateKey(StateTag.Successor, idBytes(id));
+export const consentKey = (id: string | Uint8Array): Uint8Array =>
+  stateKey(StateTag.Consent, typeof id === 'string' ? idBytes(id) : id);
+export const eventId = (height: number, txIndex: number): Uint8Array =>
+  new Uint8Array([...uint64BE(height), ...uint32BE(txIndex)]);
+export const accessEventKey = (id: Uint8Array): Uint8Array => stateKey(StateTag.AccessEvent, id);
+export const evidenceKey = (validator: Uint8Array, height: number, round: number, type: number): Uint8Array =>
+  stateKey(StateTag.Evidence, validator, uint64BE(height), uint64BE(round), byte(type));
+export const evidencePrefix = (): Uint8Array => stateKey(StateTag.Evidence);
+export const orgPrefix = (): Uint8Array => stateKey(StateTag.Org);
+
+// Index prefixes: a query ranges over `prefix ‖ time(8) ...`.
+export const recordsByPatientPrefix = (patient: string): Uint8Array =>
+  indexKey(IndexTag.RecordsByPatient, idBytes(patient));
+export const recordsByPatientTypePrefix = (patient: string, type: string): Uint8Array =>
+  indexKey(IndexTag.RecordsByPatientType, idBytes(patient), lengthPrefixed(type));
+export const recordsByAuthorPrefix = (org: string): Uint8Array =>
+  indexKey(IndexTag.RecordsByAuthor, lengthPrefixed(org));
+export const recordsByAuthorTypePrefix = (org: string, type: string): Uint8Array =>
+  indexKey(IndexTag.RecordsByAuthorType, lengthPrefixed(org), lengthPrefixed(type));
+export const recordsByTypePrefix = (type: string): Uint8Array => indexKey(IndexTag.RecordsByType, lengthPrefixed(type));
+export const consentsByPatientPrefix = (patient: string): Uint8Array =>
+  indexKey(IndexTag.ConsentsByPatient, idBytes(patient));
+export const consentsByGranteePrefix = (org: string): Uint8Array =>
+  indexKey(IndexTag.ConsentsByGrantee, lengthPrefixed(org));
+export const accessByPatientPrefix = (patient: string): Uint8Array =>
+  indexKey(IndexTag.AccessByPatient, idBytes(patient));
+export const accessByAccessorPrefix = (org: string): Uint8Array =>
+  indexKey(IndexTag.AccessByAccessor, lengthPrefixed(org));

@@ -1,0 +1,96 @@
+import { concatBytes, uint64BE } from '@medledger/db';
+import { toHex, type RecordAnchorPayload } from '@medledger/types';
+import { TxCode, type RecordView } from '../interface.js';
+import { fail, ok, type StateReader, type TxHandler } from '../context.js';
+import { KeyRole, decodeRecord, encodeEntry, type RecordEntry } from '../entities.js';
+import {
+  idBytes,
+  recordKey,
+  recordsByAuthorPrefix,
+  recordsByAuthorTypePrefix,
+  recordsByPatientPrefix,
+  recordsByPatientTypePrefix,
+  recordsByTypePrefix,
+  successorKey,
+} from '../keys.js';
+import { readPatient } from './patients.js';
+
+/**
+ * Records: an anchored document version. An amendment is a new record that names the version
+ * it amends; each version can be amended once (the `successor` entry), so history is a chain
+ * and never forks or gets rewritten. Only the author organisation amends its record, for the
+ * same patient and FHIR resource type.
+ */
+const EMPTY = new Uint8Array(0);
+
+export const anchorRecord: TxHandler<'record.anchor'> = (ctx, p: RecordAnchorPayload) => {
+  if (ctx.signer?.role !== KeyRole.Org)
+    return fail(TxCode.Unauthorized, 'records are anchored with an organisation key');
+  const author = ctx.signer.org;
+  if (!readPatient(ctx.store, p.patient)) return fail(TxCode.NotFound, 'patient not found');
+  const key = recordKey(p.record);
+  if (ctx.store.has(key)) return fail(TxCode.AlreadyExists, 'record id already used');
+
+  let version = 1;
+  if (p.previous !== null) {
+    const previous = readRecord(ctx.store, p.previous);
+    if (!previous) return fail(TxCode.NotFound, 'previous version not found');
+    if (previous.patient !== p.patient) return fail(TxCode.Invalid, 'previous version belongs to another patient');
+    if (previous.author !== author) return fail(TxCode.Unauthorized, 'only the author organisation amends a record');
+    if (previous.resourceType !== p.resourceType) {
+      return fail(TxCode.Invalid, 'an amendment keeps the resource type of the version it amends');
+    }
+    const successor = successorKey(p.previous);
+    if (ctx.store.has(successor)) return fail(TxCode.AlreadyExists, 'previous version was already amended');
+    ctx.store.put(successor, idBytes(p.record));
+    version = previous.version + 1;
+  }
+
+  const entry: RecordEntry = {
+    id: p.record,
+    patient: p.patient,
+    author,
+    resourceType: p.resourceType,
+    contentHash: p.contentHash,
+    size: p.size,
+    version,
+    previous: p.previous,
+    createdAt: ctx.time,
+    height: ctx.height,
+  };
+  ctx.store.put(key, encodeEntry(entry));
+  for (const indexKey of recordIndexKeys(entry)) ctx.store.put(indexKey, EMPTY);
+  return ok();
+};
+
+/** One index entry per query path; each key ends in time(8) ‖ record id(16). */
+export function recordIndexKeys(r: RecordEntry): Uint8Array[] {
+  const tail = concatBytes(uint64BE(r.createdAt), idBytes(r.id));
+  return [
+    concatBytes(recordsByPatientPrefix(r.patient), tail),
+    concatBytes(recordsByPatientTypePrefix(r.patient, r.resourceType), tail),
+    concatBytes(recordsByAuthorPrefix(r.author), tail),
+    concatBytes(recordsByAuthorTypePrefix(r.author, r.resourceType), tail),
+    concatBytes(recordsByTypePrefix(r.resourceType), tail),
+  ];
+}
+
+export function readRecord(store: StateReader, id: string | Uint8Array): RecordEntry | undefined {
+  const bytes = store.get(recordKey(id));
+  return bytes === undefined ? undefined : decodeRecord(bytes);
+}
+
+export function recordView(r: RecordEntry): RecordView {
+  return {
+    id: r.id,
+    patient: r.patient,
+    author: r.author,
+    resourceType: r.resourceType,
+    contentHash: toHex(r.contentHash),
+    size: r.size,
+    version: r.version,
+    previous: r.previous,
+    createdAt: r.createdAt,
+    height: r.height,
+  };
+}

@@ -1,0 +1,246 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled `medledger` CLI entry point. */
+export const CLI = fileURLToPath(new URL('../../../../packages/cli/dist/src/bin.js', import.meta.url));
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a real process and waits for it. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a CLI command with --json and returns the one JSON object it printed; throws on failure. */
+export function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv = {}): T {
+  const r = runCli([...args, '--json'], env);
+  if (r.status !== 0) throw new Error(`medledger ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `medledger-${prefix}-`));
+}
+
+/** A random base port per test file, far from the defaults, so files never collide. */
+export function randomBasePort(): number {
+  return 20_000 + Math.floor(Math.random() * 200) * 100;
+}
+
+/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string, timeoutMs = 3000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  timeoutMs = 35_000,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export interface Status {
+  chainId: string;
+  nodeId: string;
+  validatorAddress: string;
+  height: number;
+  latestBlockHash: string | null;
+  validator: boolean;
+  peers: number;
+  catchingUp: boolean;
+  round: number;
+}
+
+export const status = (api: string) => getJson<Status>(`${api}/status`, 1500);
+
+/** A node running as its own OS process through `medledger start`. */
+export class NodeProcess {
+  #child: ChildProcess | undefined;
+  #output = '';
+  constructor(
+    readonly name: string,
+    readonly home: string,
+    readonly api: string,
+  ) {}
+
+  start(env: NodeJS.ProcessEnv = {}): void {
+    this.#output = '';
+    const child = spawn(process.execPath, [CLI, 'start', '--home', this.home], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (this.#output = (this.#output + d.toString()).slice(-20_000)));
+    child.stderr!.on('data', (d: Buffer) => (this.#output = (this.#output + d.toString()).slice(-20_000)));
+    this.#child = child;
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  get running(): boolean {
+    return !!this.#child && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.#child?.kill(sig);
+  }
+
+  /** Sends `sig` and waits for the process to exit. */
+  async stop(sig: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(sig);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<Status> {
+    return waitFor(`${this.name} API`, () => status(this.api), timeoutMs);
+  }
+}
+
+export interface TestnetNodeInfo {
+  name: string;
+  home: string;
+  api: string;
+  p2p: string;
+  peerId: string;
+  orgId: string;
+  orgKey: string;
+  validatorAddress: string;
+}
+
+export interface Testnet {
+  dir: string;
+  chainId: string;
+  nodes: NodeProcess[];
+  info: TestnetNodeInfo[];
+  stopAll(): Promise<void>;
+}
+
+/** `medledger testnet init` then one `medledger start` process per node. */
+export async function startTestnet(
+  validators: number,
+  opts: { faults?: boolean; extraArgs?: string[] } = {},
+): Promise<Testnet> {
+  const dir = tempDir('testnet');
+  const args = [
+    'testnet',
+    'init',
+    '--validators',
+    String(validators),
+    '--dir',
+    dir,
+    '--base-port',
+    String(randomBasePort()),
+  ];
+  if (opts.faults) args.push('--faults');
+  cliJson([...args, ...(opts.extraArgs ?? [])]);
+  const manifest = JSON.parse(readFileSync(join(dir, 'testnet.json'), 'utf8')) as {
+    chainId: string;
+    nodes: TestnetNodeInfo[];
+  };
+  const nodes = manifest.nodes.map((n) => new NodeProcess(n.name, n.home, n.api));
+  for (const n of nodes) n.start();
+  await Promise.all(nodes.map((n) => n.waitReady()));
+  return {
+    dir,
+    chainId: manifest.chainId,
+    nodes,
+    info: manifest.nodes,
+    async stopAll() {
+      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+      if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until every given node has committed at least `height`. */
+export async function waitForHeight(nodes: NodeProcess[], height: number, timeoutMs: number): Promise<void> {
+  await waitFor(
+    `height ${height} on ${nodes.map((n) => n.name).join(',')}`,
+    async () => (await Promise.all(nodes.map((n) => status(n.api)))).every((s) => s.height >= height),
+    timeoutMs,
+  );
+}
+
+export async function maxHeight(nodes: NodeProcess[]): Promise<number> {
+  const heights = await Promise.all(
+    nodes.map((n) =>
+      status(n.api)
+        .then((s) => s.height)
+        .catch(() => 0),
+    ),
+  );
+  return Math.max(...heights);
+}
+
+/**
+ * Safety: no two nodes hold different blocks at one height. Compares every height up to each
+ * pair's common height, and returns the highest height that was compared.
+ */
+export async function assertNoFork(nodes: NodeProcess[]): Promise<number> {
+  const heights = await Promise.all(nodes.map((n) => status(n.api).then((s) => s.height)));
+  const top = Math.max(...heights);
+  for (let h = 1; h <= top; h++) {
+    const hashes = new Map<string, string>();
+    await Promise.all(
+      nodes.map(async (n, i) => {
+        if (heights[i]! < h) return;
+        const b = await getJson<{ header: { hash: string } }>(`${n.api}/blocks/${h}`);
+        hashes.set(n.name, b.header.hash);
+      }),
+    );
+    const distinct = new Set(hashes.values());
+    if (distinct.size > 1) throw new Error(`FORK at height ${h}: ${JSON.stringify(Object.fromEntries(hashes))}`);
+  }
+  return top;
+}
