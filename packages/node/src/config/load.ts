@@ -12,7 +12,7 @@ export function loadNodeConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: NodeConfigOverrides = {},
 ): NodeConfig {
-  let file: unknown = {};
+  let file: unknown;
   try {
     file = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
