@@ -1,18 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import {
-  encodeTx,
   MAX_TX_BYTES,
   MedLedgerError,
-  toHex,
   TypesErrorCode,
-  txSignBytes,
   validatePayload,
-  type Tx,
   type TxPayloads,
   type TxType,
-  type UnsignedTx,
 } from '@medledger/types';
-import { sha256 } from '@medledger/crypto';
+import { signTx, type SignedTx } from '@medledger/crypto';
 import { invalidArgument } from './errors.js';
 import type { TxSigner } from './interface.js';
 
@@ -25,13 +20,7 @@ export interface TxFields<T extends TxType = TxType> {
   payload: TxPayloads[T];
 }
 
-export interface SignedTx<T extends TxType = TxType> {
-  tx: Tx<T>;
-  /** The canonical encoding: what `POST /txs` takes (as hex) and what is hashed. */
-  bytes: Uint8Array;
-  /** Hex sha256 of `bytes`: the id the node reports and `GET /txs/:hash` takes. */
-  hash: string;
-}
+export type { SignedTx };
 
 /**
  * Builds, checks and signs a tx. Everything the node would reject for its shape is rejected
@@ -46,13 +35,11 @@ export function createSignedTx<T extends TxType>(signer: TxSigner, fields: TxFie
     throw invalidArgument('nonce: expected a non-negative safe integer', { field: 'nonce' });
   }
   validatePayload(type, payload);
-  const unsigned: UnsignedTx<T> = { chainId, type, from: signer.publicKey, nonce, payload };
-  const tx: Tx<T> = { ...unsigned, signature: signer.sign(txSignBytes(unsigned)) };
-  const bytes = encodeTx(tx);
-  if (bytes.length > MAX_TX_BYTES) {
-    throw new MedLedgerError(TypesErrorCode.TOO_LARGE, `tx is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`);
+  const signed = signTx<T>(signer, { chainId, type, nonce, payload });
+  if (signed.bytes.length > MAX_TX_BYTES) {
+    throw new MedLedgerError(TypesErrorCode.TOO_LARGE, `tx is ${signed.bytes.length} bytes, limit ${MAX_TX_BYTES}`);
   }
-  return { tx, bytes, hash: toHex(sha256(bytes)) };
+  return signed;
 }
 
 /** A fresh on-chain id: 16 random bytes as 32 hex characters, so the id says nothing about whom it names. */

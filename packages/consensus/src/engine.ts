@@ -155,9 +155,7 @@ class RoundState {
   }
 }
 
-type Buffered =
-  | { kind: 'vote'; vote: Vote }
-  | { kind: 'proposal'; proposal: Proposal; valid: boolean | undefined };
+type Buffered = { kind: 'vote'; vote: Vote } | { kind: 'proposal'; proposal: Proposal; valid: boolean | undefined };
 
 function isSafeUint(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;

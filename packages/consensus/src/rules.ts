@@ -59,7 +59,6 @@ export function timeoutFor(step: Step, round: number, params: TimeoutParams): nu
   if (!Number.isSafeInteger(round) || round < 0) {
     throw consensusError(ConsensusErrorCode.INVALID_ARGUMENT, `round must be an integer >= 0, got ${round}`, { round });
   }
-  const base =
-    step === Step.Propose ? params.proposeMs : step === Step.Prevote ? params.prevoteMs : params.precommitMs;
+  const base = step === Step.Propose ? params.proposeMs : step === Step.Prevote ? params.prevoteMs : params.precommitMs;
   return Math.min(base + round * params.deltaMs, params.capMs);
 }

@@ -2,18 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MedLedgerError, VoteType } from '@medledger/types';
 import { ConsensusErrorCode, createConsensusEngine, Step, type TendermintEngine } from '../src/index.js';
-import {
-  addr,
-  find,
-  hash,
-  kinds,
-  onlyVote,
-  options,
-  precommit,
-  prevote,
-  proposal,
-  votesIn,
-} from './helpers.js';
+import { addr, find, hash, kinds, onlyVote, options, precommit, prevote, proposal, votesIn } from './helpers.js';
 
 // n = 4 (q = 3, f = 1), height 1: proposer(1, r) is validator (1 + r) % 4, so validator 0 (self
 // in most tests) proposes in round 3, and validators 1, 2, 3 in rounds 0, 1, 2.
@@ -47,9 +36,7 @@ function lockOnVInRound0(e: TendermintEngine): void {
 test('happy path: proposal, prevote, polka, lock, precommit, decide with the 2f+1 certificate', () => {
   const e = createConsensusEngine();
   const start = e.startHeight(1, options(N, 0));
-  assert.deepEqual(start, [
-    { kind: 'schedule-timeout', step: 'propose', height: 1, round: 0, durationMs: 1000 },
-  ]);
+  assert.deepEqual(start, [{ kind: 'schedule-timeout', step: 'propose', height: 1, round: 0, durationMs: 1000 }]);
   const pv = onlyVote(e.onProposal(proposal(N, 1, 0, v), true));
   assert.deepEqual(pv, { kind: 'vote', type: VoteType.Prevote, height: 1, round: 0, blockHash: v });
   assert.equal(e.step, Step.Prevote);
@@ -298,7 +285,7 @@ test('decide on 2f+1 precommits for a hash without the proposal, in a round we h
   assert.ok(f.decided);
 });
 
-test('equivocation: one evidence action per (round, type, validator); the second vote is not counted', () => {
+test('equivocation: one evidence action per slot; each signed vote counts once, for its own value', () => {
   const e = started();
   e.onProposal(proposal(N, 1, 0, w), true);
   e.onVote(prevote(0, 1, 0, w));
@@ -310,14 +297,44 @@ test('equivocation: one evidence action per (round, type, validator); the second
   assert.deepEqual(ev.voteB.blockHash, w);
   assert.deepEqual(kinds(a), ['evidence']);
   assert.deepEqual(e.onVote(prevote(1, 1, 0, w)), [], 'the same pair again: nothing');
-  assert.deepEqual(e.onVote(prevote(1, 1, 0, null)), [], 'a third value from the same slot: nothing');
-  assert.deepEqual(votesIn(e.onVote(prevote(2, 1, 0, w))), [], 'w has 2 counted prevotes, not 3');
-  assert.equal(onlyVote(e.onVote(prevote(3, 1, 0, w))).type, VoteType.Precommit);
+  assert.deepEqual(e.onVote(prevote(1, 1, 0, null)), [], 'a third value from the same slot: no second evidence');
+  // Validator 1 is one sender (2 distinct prevoters so far: no prevote timeout yet), but its
+  // signed prevote for w is a prevote for w: with validator 2, w has 3 signers, a polka.
+  const pc = onlyVote(e.onVote(prevote(2, 1, 0, w)));
+  assert.equal(pc.type, VoteType.Precommit);
+  assert.deepEqual(pc.blockHash, w);
   // A prevote and a precommit for different values are not equivocation.
   assert.deepEqual(find(e.onVote(precommit(1, 1, 0, null)), 'evidence'), undefined);
   // The same slot in another round is another slot.
   e.onVote(prevote(2, 1, 1, v));
   assert.ok(find(e.onVote(prevote(2, 1, 1, w)), 'evidence'));
+});
+
+test('equivocation: conflicting votes kept per slot are bounded', () => {
+  const e = createConsensusEngine({ maxConflictingVotesPerSlot: 1 });
+  e.startHeight(1, options(N, 0));
+  e.onVote(prevote(1, 1, 0, v));
+  assert.equal(kinds(e.onVote(prevote(1, 1, 0, w))).length, 1);
+  for (let i = 3; i < 100; i++) assert.deepEqual(e.onVote(prevote(1, 1, 0, hash(i))), []);
+  assert.equal(e.stats.votes, 2);
+});
+
+test('a polka that includes an equivocator is recognised by a node that counted its other vote first', () => {
+  // Found by the simulation: if the second vote were ignored, this node could never accept the
+  // POL of round 0, while the validators that saw the polka stay locked on v: a livelock.
+  const e = started();
+  e.onTimeout(Step.Propose, 1, 0); // the proposal for v never reached us
+  e.onVote(prevote(0, 1, 0, null));
+  e.onVote(prevote(3, 1, 0, null)); // validator 3 tells us nil ...
+  e.onVote(prevote(1, 1, 0, v));
+  e.onVote(prevote(2, 1, 0, v));
+  e.onTimeout(Step.Prevote, 1, 0);
+  // ... and v to the others, who lock on v. Gossip brings us its prevote for v.
+  const a = e.onVote(prevote(3, 1, 0, v));
+  assert.ok(find(a, 'evidence'));
+  endRoundNil(e, 0);
+  // Round 1: validator 2 re-proposes v with POL round 0; we have 3 signers for v in round 0.
+  assert.deepEqual(onlyVote(e.onProposal(proposal(N, 1, 1, v, 0), true)).blockHash, v);
 });
 
 test('messages for the next height are buffered and replayed by startHeight(h + 1)', () => {

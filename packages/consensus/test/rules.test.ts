@@ -35,7 +35,10 @@ test('quorum and f for n = 1..10', () => {
     // f + 1 (the round-skip threshold) equals n - q + 1: it cannot be all faulty.
     assert.equal(f + 1, n - q + 1);
   }
-  assert.throws(() => quorum(0), (e: unknown) => e instanceof MedLedgerError && e.code === ConsensusErrorCode.INVALID_ARGUMENT);
+  assert.throws(
+    () => quorum(0),
+    (e: unknown) => e instanceof MedLedgerError && e.code === ConsensusErrorCode.INVALID_ARGUMENT,
+  );
 });
 
 test('proposer rotates by (h + r) mod n over addresses sorted bytewise, whatever the input order', () => {
@@ -55,7 +58,10 @@ test('proposer rotates by (h + r) mod n over addresses sorted bytewise, whatever
   for (let r = 0; r < 4; r++) seen.add(proposerFor(sorted, 7, r)[0]!);
   assert.equal(seen.size, 4);
   // Large heights and rounds stay exact.
-  assert.deepEqual(proposerFor(sorted, Number.MAX_SAFE_INTEGER, 3), sorted[(Number((BigInt(Number.MAX_SAFE_INTEGER) + 3n) % 4n))]);
+  assert.deepEqual(
+    proposerFor(sorted, Number.MAX_SAFE_INTEGER, 3),
+    sorted[Number((BigInt(Number.MAX_SAFE_INTEGER) + 3n) % 4n)],
+  );
 });
 
 test('timeouts grow linearly with the round and stop at the cap', () => {

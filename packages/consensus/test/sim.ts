@@ -277,7 +277,7 @@ export function runSimulation(cfg: SimConfig): SimResult {
     const key =
       msg.kind === 'proposal'
         ? `p/${msg.p.round}/${msg.p.polRound}/${toHex(msg.p.blockHash)}/${toHex(msg.p.proposer)}`
-        : `v/${msg.v.type}/${msg.v.round}/${msg.v.blockHash ? toHex(msg.v.blockHash) : "nil"}/${toHex(msg.v.validator)}`;
+        : `v/${msg.v.type}/${msg.v.round}/${msg.v.blockHash ? toHex(msg.v.blockHash) : 'nil'}/${toHex(msg.v.validator)}`;
     let seen = node.relayed.get(h);
     if (!seen) node.relayed.set(h, (seen = new Set()));
     if (seen.has(key)) return false;
@@ -304,7 +304,13 @@ export function runSimulation(cfg: SimConfig): SimResult {
     return { type, height, round, blockHash, validator: node.address, signature };
   }
 
-  function makeProposal(node: SimNode, height: number, round: number, polRound: number, blockHash: Uint8Array): Proposal {
+  function makeProposal(
+    node: SimNode,
+    height: number,
+    round: number,
+    polRound: number,
+    blockHash: Uint8Array,
+  ): Proposal {
     const signature = sign(node, proposalSignBytes(CHAIN_ID, { height, round, polRound, blockHash }));
     return { height, round, polRound, blockHash, proposer: node.address, signature };
   }
@@ -374,8 +380,7 @@ export function runSimulation(cfg: SimConfig): SimResult {
       // Leave out a node that has not got the proposal (it times out and stays unlocked): the
       // one the network keeps it from, if any.
       const victim = cfg.adversarialNetwork && now < cfg.gst ? victimOf(a.height, a.round) : null;
-      const excluded =
-        victim !== null ? nodes[victim] : honest.find((n) => !n.received.has(`${a.height}/${a.round}`));
+      const excluded = victim !== null ? nodes[victim] : honest.find((n) => !n.received.has(`${a.height}/${a.round}`));
       const rest = honest.filter((n) => n !== excluded);
       const decider = rest[Math.floor(r() * rest.length)];
       for (const n of nodes) {
@@ -482,7 +487,13 @@ export function runSimulation(cfg: SimConfig): SimResult {
   function synced(node: SimNode, ev: Extract<Event, { kind: 'sync' }>): void {
     if (node.engine.height !== ev.height || node.decisions.has(ev.height)) return;
     result.syncs++;
-    const a = { kind: 'decide', height: ev.height, round: ev.votes[0]!.round, blockHash: ev.blockHash, precommits: ev.votes } as const;
+    const a = {
+      kind: 'decide',
+      height: ev.height,
+      round: ev.votes[0]!.round,
+      blockHash: ev.blockHash,
+      precommits: ev.votes,
+    } as const;
     if (cfg.trace) cfg.trace(`t=${Math.round(now)} node ${node.i} -> SYNCED h=${ev.height} ${short(ev.blockHash)}`);
     decide(node, a);
   }
@@ -506,7 +517,13 @@ export function runSimulation(cfg: SimConfig): SimResult {
           vote(node, a);
           break;
         case 'schedule-timeout':
-          queue.push(now + a.durationMs, { kind: 'timeout', to: node.i, step: a.step, height: a.height, round: a.round });
+          queue.push(now + a.durationMs, {
+            kind: 'timeout',
+            to: node.i,
+            step: a.step,
+            height: a.height,
+            round: a.round,
+          });
           break;
         case 'decide':
           decide(node, a);
@@ -675,7 +692,8 @@ function describeEvent(ev: Event): string {
   switch (ev.kind) {
     case 'msg': {
       const m = ev.msg;
-      if (m.kind === 'proposal') return `proposal h=${m.p.height} r=${m.p.round} vr=${m.p.polRound} ${short(m.p.blockHash)}`;
+      if (m.kind === 'proposal')
+        return `proposal h=${m.p.height} r=${m.p.round} vr=${m.p.polRound} ${short(m.p.blockHash)}`;
       const v = m.v;
       return `${v.type === VoteType.Prevote ? 'prevote' : 'precommit'} from ${short(v.validator)} h=${v.height} r=${v.round} ${short(v.blockHash)}`;
     }

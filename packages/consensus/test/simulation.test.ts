@@ -19,6 +19,11 @@ interface Scenario {
   behaviours?: Record<number, Behaviour>;
   crashHeight?: number;
   realSignatures?: boolean;
+  /**
+   * The network as adversary (see SimConfig.adversarialNetwork): a long pre-GST period with
+   * short delays and little loss, where what is held back is chosen to hurt.
+   */
+  adversarialNetwork?: boolean;
   /** Checks on the aggregated results beyond safety and liveness. */
   extra?: (results: SimResult[]) => void;
 }
@@ -27,19 +32,21 @@ interface Scenario {
 function config(s: Scenario, seed: number): SimConfig {
   const rng = createRng(seed ^ 0x5eed);
   const heights = s.heights;
+  const adversarial = s.adversarialNetwork === true;
   return {
     n: s.n,
     heights,
     seed,
-    gst: Math.floor(rng() * 15_000),
-    preGstMaxDelay: 500 + Math.floor(rng() * 4000),
-    preGstLoss: rng() * 0.4,
+    gst: adversarial ? 20_000 + Math.floor(rng() * 20_000) : Math.floor(rng() * 15_000),
+    preGstMaxDelay: adversarial ? 50 + Math.floor(rng() * 300) : 500 + Math.floor(rng() * 4000),
+    preGstLoss: rng() * (adversarial ? 0.05 : 0.4),
     postGstMaxDelay: 20 + Math.floor(rng() * 200),
     lateBlock: rng() * 0.3,
     behaviours: s.behaviours,
     crashHeight: s.crashHeight ?? 1 + Math.floor(rng() * heights),
     realSignatures: s.realSignatures,
-    maxTime: 15_000 + heights * LIVENESS_BOUND_MS,
+    adversarialNetwork: adversarial,
+    maxTime: 40_000 + heights * LIVENESS_BOUND_MS,
   };
 }
 
@@ -101,7 +108,13 @@ test('simulation n=4 with real ed25519 signatures, verified on receipt and in ev
 });
 
 test('byzantine n=4: an equivocating proposer sends different blocks to two halves', (t) => {
-  run(t, { name: 'n=4 equivocating proposer', n: 4, heights: 8, runs: 50, behaviours: { 1: Behaviour.EquivocateProposer } });
+  run(t, {
+    name: 'n=4 equivocating proposer',
+    n: 4,
+    heights: 8,
+    runs: 50,
+    behaviours: { 1: Behaviour.EquivocateProposer },
+  });
 });
 
 test('byzantine n=4: a validator double-votes prevotes and precommits; evidence is emitted', (t) => {
@@ -125,6 +138,39 @@ test('byzantine n=4: a proposer crashes when its turn comes', (t) => {
 
 test('byzantine n=4: an omniscient member equivocates and tailors every vote to its recipient', (t) => {
   run(t, { name: 'n=4 omniscient', n: 4, heights: 8, runs: 50, behaviours: { 1: Behaviour.Omniscient } });
+});
+
+test('byzantine n=4: a lock breaker, on a random network', (t) => {
+  run(t, { name: 'n=4 lock breaker', n: 4, heights: 8, runs: 50, behaviours: { 2: Behaviour.LockBreaker } });
+});
+
+// The attack locks exist for, with the network on the attacker's side. Mutation check: with
+// line 23 of the paper broken (a locked validator prevoting any valid proposal), these two
+// scenarios report a second decision in about 1 run in 4 (n=4) and 1 in 2 (n=7).
+test('byzantine n=4: a lock breaker with an adversarial network before GST', (t) => {
+  run(t, {
+    name: 'n=4 lock breaker, adversarial network',
+    n: 4,
+    heights: 6,
+    runs: 100,
+    behaviours: { 1: Behaviour.LockBreaker },
+    adversarialNetwork: true,
+  });
+});
+
+test('byzantine n=7 (f=2): two lock breakers with an adversarial network before GST', (t) => {
+  run(t, {
+    name: 'n=7 two lock breakers, adversarial network',
+    n: 7,
+    heights: 6,
+    runs: 40,
+    behaviours: { 1: Behaviour.LockBreaker, 3: Behaviour.LockBreaker },
+    adversarialNetwork: true,
+  });
+});
+
+test('all honest n=4 with an adversarial network before GST', (t) => {
+  run(t, { name: 'n=4 honest, adversarial network', n: 4, heights: 6, runs: 50, adversarialNetwork: true });
 });
 
 test('byzantine n=7 (f=2): an equivocating proposer and a double voter together', (t) => {

@@ -11,7 +11,10 @@ export interface SignedTx<T extends TxType = TxType> {
 }
 
 /** Signs a tx with `signer` as its `from`. The one place that turns an unsigned tx into bytes. */
-export function signTx<T extends TxType>(signer: Signer, unsigned: Omit<UnsignedTx<T>, 'from'>): SignedTx<T> {
+export function signTx<T extends TxType>(
+  signer: Pick<Signer, 'publicKey' | 'sign'>,
+  unsigned: Omit<UnsignedTx<T>, 'from'>,
+): SignedTx<T> {
   const body = { ...unsigned, from: signer.publicKey } as UnsignedTx<T>;
   const tx = { ...body, signature: signer.sign(txSignBytes(body)) } as Tx<T>;
   const bytes = encodeTx(tx);

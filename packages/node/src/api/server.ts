@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { Ajv } from 'ajv';
 import { MedLedgerError, decodeTx, fromHex, isMedLedgerError, toHex, MAX_TX_BYTES } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import type { BlockStore, TxLocation } from '@medledger/db';
@@ -63,6 +64,11 @@ export function createApiServer(
   logger: Logger,
 ): FastifyInstance {
   const app = Fastify({ bodyLimit: opts.bodyLimitBytes, logger: false, return503OnClosing: true });
+  // Bodies must be exactly what the schema says: no type coercion, no silently dropped fields.
+  // Path and query values arrive as strings, so only they are coerced.
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
+  const lenient = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.apiRequestSeconds.observe(

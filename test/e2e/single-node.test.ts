@@ -1,0 +1,181 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TxType, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
+import {
+  cliJson,
+  getJson,
+  NodeProcess,
+  postJson,
+  randomBasePort,
+  runCli,
+  status,
+  tempDir,
+  waitFor,
+} from './helpers/harness.js';
+import { randomId, submitTx, TestSigner } from './helpers/txs.js';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true })
+    .map((f) => join(dir, String(f)))
+    .filter((f) => statSync(f).isFile());
+}
+
+describe('a one-validator node started through the CLI', () => {
+  const home = join(tempDir('solo'), 'home');
+  const port = randomBasePort();
+  const api = `http://127.0.0.1:${port}`;
+  const node = new NodeProcess('solo', home, api);
+  // A document with a recognisable marker: it must never reach the node's disk or logs.
+  const marker = `Jane Roe, DOB 1970-01-01, marker ${randomId()}`;
+  const document = JSON.stringify({ resourceType: 'Observation', status: 'final', subject: { display: marker } });
+  let chainId = '';
+
+  before(async () => {
+    const init = cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)]);
+    assert.equal(init.api, api);
+    node.start();
+    chainId = (await node.waitReady()).chainId;
+  });
+
+  after(async () => {
+    const code = await node.stop('SIGTERM');
+    assert.equal(code, 0, `clean shutdown on SIGTERM, output: ${node.output.slice(-2000)}`);
+  });
+
+  test('commits blocks on its own', async () => {
+    const first = (await status(api)).height;
+    await waitFor('two more blocks', async () => (await status(api)).height >= first + 2, 20_000);
+  });
+
+  test('a patient and a record added through the CLI are served by the record API', async () => {
+    const patient = cliJson<{ patient: string; height: number }>(['patient', 'register', '--home', home]);
+    assert.match(patient.patient, /^[0-9a-f]{32}$/);
+    const file = join(tempDir('doc'), 'observation.json');
+    writeFileSync(file, document);
+    const added = cliJson<{ record: string; height: number }>([
+      'record',
+      'add',
+      '--home',
+      home,
+      '--patient',
+      patient.patient,
+      '--type',
+      'Observation',
+      '--file',
+      file,
+    ]);
+    const { record } = await getJson<{ record: Record<string, unknown> }>(`${api}/records/${added.record}`);
+    assert.equal(record.patient, patient.patient);
+    assert.equal(record.author, 'hospital-0');
+    assert.equal(record.resourceType, 'Observation');
+    assert.equal(record.contentHash, createHash('sha256').update(document).digest('hex'));
+    assert.equal(record.version, 1);
+    const list = await getJson<{ records: { id: string }[]; next: string | null }>(
+      `${api}/records?patient=${patient.patient}`,
+    );
+    assert.deepEqual(
+      list.records.map((r) => r.id),
+      [added.record],
+    );
+    const shown = cliJson<{ records: { id: string }[] }>([
+      'records',
+      'list',
+      '--home',
+      home,
+      '--patient',
+      patient.patient,
+    ]);
+    assert.deepEqual(
+      shown.records.map((r) => r.id),
+      [added.record],
+    );
+  });
+
+  test('bad input gets a 4xx with a machine-readable code and the node keeps committing', async () => {
+    const before = (await status(api)).height;
+    const post = async (body: unknown, path = '/txs') => postJson(`${api}${path}`, body);
+    const code = (r: { body: Record<string, unknown> }) => (r.body.error as { code: string }).code;
+
+    const malformed = await post('{"tx": "ab"');
+    assert.equal(malformed.status, 400);
+    assert.equal(code(malformed), 'BAD_JSON');
+
+    for (const wrong of [{ tx: 5 }, { tx: ['ab'] }, { tx: 'xyz' }, {}, { tx: 'ab', extra: 1 }]) {
+      const r = await post(wrong);
+      assert.equal(r.status, 400, JSON.stringify(wrong));
+      assert.equal(code(r), 'INVALID_REQUEST', JSON.stringify(wrong));
+    }
+
+    const oversize = await post({ tx: 'ab'.repeat(1024 * 1024) });
+    assert.equal(oversize.status, 413);
+    assert.equal(code(oversize), 'BODY_TOO_LARGE');
+
+    const signer = new TestSigner(join(home, 'keys', 'org.key'), chainId, Date.now());
+    const good = signer.registerPatient();
+    const forged = encodeTx({ ...good.tx, signature: good.tx.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) });
+    const badSig = await post({ tx: toHex(forged) });
+    assert.equal(badSig.status, 400);
+    assert.equal(code(badSig), 'BAD_SIGNATURE');
+
+    const committed = await submitTx(api, good);
+    assert.equal(committed.status, 200, JSON.stringify(committed.body));
+    const replay = await submitTx(api, good, false);
+    assert.equal(replay.status, 400);
+    assert.equal(code(replay), 'BAD_NONCE');
+    const sameNonce = signer.registerPatient();
+    const reused = signer.sign(
+      TxType.PatientRegister,
+      { patient: randomId(), account: null, encKey: null },
+      good.tx.nonce,
+    );
+    assert.equal(code(await submitTx(api, reused, false)), 'BAD_NONCE');
+    assert.equal((await submitTx(api, sameNonce)).status, 200);
+
+    const unknown = { ...good.tx, type: 'wire.transfer', nonce: good.tx.nonce + 100 } as unknown as Tx;
+    const unknownSigned = encodeTx({ ...unknown, signature: signer.signer.sign(txSignBytes(unknown)) });
+    const unknownType = await post({ tx: toHex(unknownSigned) });
+    assert.equal(unknownType.status, 400);
+    assert.equal(code(unknownType), 'UNKNOWN_TX_TYPE');
+
+    const otherChain = new TestSigner(
+      join(home, 'keys', 'org.key'),
+      'another-chain',
+      Date.now() + 1000,
+    ).registerPatient();
+    assert.equal(code(await submitTx(api, otherChain, false)), 'WRONG_CHAIN');
+
+    const notFound = await fetch(`${api}/records/${randomId()}`);
+    assert.equal(notFound.status, 404);
+    assert.equal(((await notFound.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+
+    await waitFor('the node to keep committing', async () => (await status(api)).height >= before + 2, 20_000);
+  });
+
+  test('a refused command exits non-zero with one line on stderr', () => {
+    const r = runCli(['record', 'show', '--api', api, '--id', randomId(), '--json']);
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /NOT_FOUND/);
+  });
+
+  test('no patient data in the clear in the data directory or the logs', async () => {
+    const files = filesUnder(home);
+    assert.ok(
+      files.some((f) => f.endsWith('node.log')),
+      'the node writes a log file',
+    );
+    assert.ok(
+      files.some((f) => f.includes(join('data', 'ledger'))),
+      'the node has a LevelDB',
+    );
+    const needles = [Buffer.from(marker), Buffer.from(document), Buffer.from('Jane Roe')];
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const needle of needles) assert.equal(bytes.indexOf(needle), -1, `${f} holds patient data`);
+    }
+  });
+});
