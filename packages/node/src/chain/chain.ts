@@ -158,6 +158,9 @@ export class Chain {
     const started = performance.now();
     const { header } = block;
     const hash = blockHash(header);
+    // The execution cache is keyed by header hash: first make sure this body is the one the
+    // header commits to, or a block with the same header and other txs would pass as validated.
+    const txHashes = this.#checkBody(block);
     if (this.#executions.has(toHex(hash))) return hash;
     const height = this.height + 1;
     const params = this.opts.genesis.params;
@@ -178,12 +181,9 @@ export class Chain {
     if (now !== null && header.time > now + params.maxClockDriftMs) throw invalid('time is too far ahead of our clock');
     if (block.txs.length > params.maxBlockTxs) throw invalid('too many txs');
     if (height === 1) {
-      if (block.lastCommit !== null || !bytesEqual(header.lastCommitHash, ZERO_HASH))
-        throw invalid('height 1 has no last commit');
+      if (block.lastCommit !== null) throw invalid('height 1 has no last commit');
     } else {
       if (!block.lastCommit) throw invalid('missing last commit');
-      if (!bytesEqual(header.lastCommitHash, sha256(encodeCommit(block.lastCommit))))
-        throw invalid('lastCommitHash differs');
       if (!bytesEqual(block.lastCommit.blockHash, header.prevHash)) throw invalid('last commit is not for the parent');
       this.verifyCommit(block.lastCommit, height - 1);
     }
@@ -191,7 +191,7 @@ export class Chain {
     const seen = new Set<string>();
     const decoded: DecodedTx[] = block.txs.map((raw, i) => {
       bytes += raw.length;
-      const txHash = sha256(raw);
+      const txHash = txHashes[i]!;
       const id = toHex(txHash);
       if (seen.has(id)) throw invalid(`tx ${i} appears twice`);
       seen.add(id);
@@ -208,7 +208,6 @@ export class Chain {
       return { tx, hash: txHash };
     });
     if (bytes > params.maxBlockBytes) throw invalid('block too large');
-    if (!bytesEqual(header.txRoot, merkleRoot(decoded.map((d) => d.hash)))) throw invalid('txRoot differs');
     const batch = this.modules.db.createBatch();
     const execution = this.modules.state.executeBlock(header, decoded, batch);
     const failed = execution.results.findIndex((r) => r.code !== TxCode.Ok);
@@ -216,6 +215,15 @@ export class Chain {
     this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
     this.modules.metrics.blockExecSeconds.observe((performance.now() - started) / 1000);
     return hash;
+  }
+
+  /** The txs and parent commit are the ones the header commits to; returns the tx hashes. */
+  #checkBody(block: Block): Uint8Array[] {
+    const txHashes = block.txs.map((raw) => sha256(raw));
+    if (!bytesEqual(block.header.txRoot, merkleRoot(txHashes))) throw invalid('txRoot differs');
+    const lastCommitHash = block.lastCommit ? sha256(encodeCommit(block.lastCommit)) : ZERO_HASH;
+    if (!bytesEqual(block.header.lastCommitHash, lastCommitHash)) throw invalid('lastCommitHash differs');
+    return txHashes;
   }
 
   /** Checks a commit certificate: 2f+1 distinct validators of `height` precommitted its block hash. */
@@ -254,7 +262,8 @@ export class Chain {
     const hash = blockHash(block.header);
     if (!bytesEqual(commit.blockHash, hash))
       throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is for another block');
-    if (!this.#executions.has(toHex(hash))) this.validateBlock(block, null);
+    // Checks the body against the header even when the execution is cached.
+    this.validateBlock(block, null);
     const { batch, execution, txHashes } = this.#executions.get(toHex(hash))!;
     const stored: StoredBlock = { block, hash, bytes: encodeBlock(block) };
     this.modules.blocks.putBlock(batch, stored, commit, txHashes, execution.results);

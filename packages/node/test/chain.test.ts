@@ -1,0 +1,99 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { MedLedgerError, TxType, VoteType, encodeTx, voteSignBytes, type Block, type Commit } from '@medledger/types';
+import { signTx } from '@medledger/crypto';
+import { blockHash } from '../src/chain/chain.js';
+import { createLedger } from './fixtures.js';
+
+const id = () => randomBytes(16).toString('hex');
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as MedLedgerError).message;
+  }
+  return 'accepted';
+};
+
+describe('chain: proposals, validation and commit certificates (4 validators)', () => {
+  let ledger: Awaited<ReturnType<typeof createLedger>>;
+  before(async () => {
+    ledger = await createLedger({ validators: 4 });
+  });
+  after(() => ledger.close());
+
+  const precommits = (h: number, round: number, hash: Uint8Array, signers = ledger.validators): Commit => ({
+    height: h,
+    round,
+    blockHash: hash,
+    signatures: signers.map((s) => ({
+      validator: s.address,
+      signature: s.sign(voteSignBytes('unit-chain', { type: VoteType.Precommit, height: h, round, blockHash: hash })),
+    })),
+  });
+
+  const proposerOf = (round: number) => {
+    const sorted = [...ledger.validators].sort((a, b) => Buffer.compare(a.address, b.address));
+    return sorted[(1 + round) % 4]!;
+  };
+
+  test('a proposal built by the scheduled proposer validates; tampered copies do not', () => {
+    const txs = [1, 2].map((nonce) =>
+      signTx(ledger.org, {
+        chainId: 'unit-chain',
+        type: TxType.PatientRegister,
+        nonce,
+        payload: { patient: id(), account: null, encKey: null },
+      }),
+    );
+    for (const t of txs) ledger.mempool.add(t.bytes);
+    const built = ledger.chain.buildProposal(0, Date.now(), proposerOf(0).address, ledger.mempool.reap(10, 1 << 20));
+    const now = Date.now();
+    const mutate = (f: (b: Block) => Block) =>
+      codeOf(() => ledger.chain.validateBlock(f(structuredClone(built.block)), now));
+    assert.match(
+      mutate((b) => ({ ...b, header: { ...b.header, proposer: proposerOf(1).address } })),
+      /proposer/,
+    );
+    assert.match(
+      mutate((b) => ({ ...b, txs: [b.txs[1]!, b.txs[0]!] })),
+      /txRoot|fails/,
+    );
+    assert.match(
+      mutate((b) => ({ ...b, header: { ...b.header, appHash: new Uint8Array(32) } })),
+      /appHash/,
+    );
+    assert.match(
+      mutate((b) => ({ ...b, header: { ...b.header, time: now + 60_000 } })),
+      /ahead/,
+    );
+    const forgedTx = encodeTx({ ...txs[0]!.tx, signature: new Uint8Array(64).fill(9) });
+    assert.match(
+      mutate((b) => ({ ...b, txs: [forgedTx, b.txs[1]!] })),
+      /bad signature|txRoot/,
+    );
+    assert.deepEqual(ledger.chain.validateBlock(built.block, now), built.hash);
+  });
+
+  test('a commit certificate needs 2f+1 distinct validators signing the block at its round', async () => {
+    const built = ledger.chain.buildProposal(0, Date.now(), proposerOf(0).address, []);
+    const hash = blockHash(built.block.header);
+    const [a, b, c] = ledger.validators;
+    assert.throws(() => ledger.chain.verifyCommit(precommits(1, 0, hash, [a!, b!]), 1), /needs 3/);
+    const dup = precommits(1, 0, hash, [a!, b!]);
+    dup.signatures.push(dup.signatures[0]!);
+    assert.throws(() => ledger.chain.verifyCommit(dup, 1), /repeated/);
+    const wrongRound = { ...precommits(1, 0, hash, [a!, b!, c!]), round: 1 };
+    assert.throws(() => ledger.chain.verifyCommit(wrongRound, 1), /bad signature/);
+    const good = precommits(1, 0, hash, [a!, b!, c!]);
+    ledger.chain.verifyCommit(good, 1);
+    const committed = await ledger.chain.commit(built.block, good);
+    assert.equal(committed.height, 1);
+    assert.deepEqual(ledger.blocks.getCommit(1)?.blockHash, hash);
+    // The next proposal links to it and carries its certificate.
+    const next = ledger.chain.buildProposal(0, Date.now(), ledger.validators[0]!.address, []);
+    assert.deepEqual(next.block.header.prevHash, hash);
+    assert.deepEqual(next.block.lastCommit?.blockHash, hash);
+  });
+});

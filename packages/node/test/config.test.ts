@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadNodeConfig } from '../src/config/index.js';
+import { tempDir } from './fixtures.js';
+
+test('config: file over defaults, environment over file, overrides over both; typos are errors', () => {
+  const path = join(tempDir('config'), 'node.json');
+  writeFileSync(path, JSON.stringify({ name: 'a', api: { port: 9000 } }));
+  const c = loadNodeConfig(path, { MEDLEDGER_API_PORT: '9100' }, { p2p: { port: 9200 } });
+  assert.equal(c.name, 'a');
+  assert.equal(c.api.port, 9100);
+  assert.equal(c.api.host, '127.0.0.1');
+  assert.equal(c.p2p.port, 9200);
+  writeFileSync(path, JSON.stringify({ api: { prot: 1 } }));
+  assert.throws(() => loadNodeConfig(path, {}), /api\.prot: unknown setting/);
+  writeFileSync(path, JSON.stringify({ p2p: { bootstrap: ['/ip4/1.2.3.4/tcp/1'] } }));
+  assert.throws(() => loadNodeConfig(path, {}), /p2p\.bootstrap/);
+});

@@ -1,0 +1,75 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CHAIN_PARAMS, OrgKind, toHex, type Genesis } from '@medledger/types';
+import { generateKeyPair, Signer } from '@medledger/crypto';
+import { createBlockStore, createDatabase } from '@medledger/db';
+import { createStateMachine } from '@medledger/state';
+import { Chain } from '../src/chain/chain.js';
+import { VerifiedTxCache } from '../src/chain/verified-txs.js';
+import { Mempool } from '../src/mempool/mempool.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger-node-${prefix}-`));
+
+/** A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node does. */
+export async function createLedger(opts: { validators?: number; maxPerAccount?: number; maxTxs?: number } = {}) {
+  const orgKey = generateKeyPair();
+  const otherOrgKey = generateKeyPair();
+  const nodeKeys = Array.from({ length: opts.validators ?? 1 }, () => generateKeyPair());
+  const genesis: Genesis = {
+    chainId: 'unit-chain',
+    genesisTime: 1_700_000_000_000,
+    params: { ...DEFAULT_CHAIN_PARAMS },
+    orgs: [
+      {
+        id: 'hospital-a',
+        name: 'Hospital A',
+        kind: OrgKind.Hospital,
+        orgKey: toHex(orgKey.publicKey),
+        encKey: '',
+        nodeKeys: nodeKeys.map((k) => toHex(k.publicKey)),
+      },
+      {
+        id: 'hospital-b',
+        name: 'Hospital B',
+        kind: OrgKind.Hospital,
+        orgKey: toHex(otherOrgKey.publicKey),
+        encKey: '',
+        nodeKeys: [],
+      },
+    ],
+    validators: nodeKeys.map((k, i) => ({ pubKey: toHex(k.publicKey), org: 'hospital-a', name: `v${i}` })),
+  };
+  const db = createDatabase({ path: join(tempDir('db'), 'ledger') });
+  await db.open();
+  const blocks = createBlockStore({ db });
+  const state = createStateMachine({ genesis }, { db });
+  const verified = new VerifiedTxCache();
+  const logger = createLogger({ level: 'error', name: 'unit', stdout: false });
+  const metrics = createMetrics();
+  const chain = new Chain({ genesis }, { db, blocks, state, verified, logger, metrics });
+  await chain.init();
+  const mempool = new Mempool(
+    {
+      maxTxs: opts.maxTxs ?? 1000,
+      maxBytes: 1 << 20,
+      maxPerAccount: opts.maxPerAccount ?? 100,
+      chainId: genesis.chainId,
+    },
+    { state, verified },
+  );
+  return {
+    genesis,
+    db,
+    blocks,
+    state,
+    chain,
+    mempool,
+    org: new Signer(orgKey.secretKey),
+    otherOrg: new Signer(otherOrgKey.secretKey),
+    validators: nodeKeys.map((k) => new Signer(k.secretKey)),
+    close: () => db.close(),
+  };
+}

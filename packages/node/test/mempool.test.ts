@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { MedLedgerError, TxType, encodeTx } from '@medledger/types';
+import { signTx, type Signer } from '@medledger/crypto';
+import { createLedger } from './fixtures.js';
+
+const id = () => randomBytes(16).toString('hex');
+const register = (signer: Signer, nonce: number, opts: { chainId?: string; patient?: string } = {}) =>
+  signTx(signer, {
+    chainId: opts.chainId ?? 'unit-chain',
+    type: TxType.PatientRegister,
+    nonce,
+    payload: { patient: opts.patient ?? id(), account: null, encKey: null },
+  });
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return (err as MedLedgerError).code;
+  }
+  return 'accepted';
+};
+const nonces = (l: Awaited<ReturnType<typeof createLedger>>, max = 100) =>
+  l.mempool.reap(max, 1 << 20).map((t) => t.tx.nonce);
+
+test('mempool takes a tx once, and refuses forged signatures, pending nonces and other chains', async () => {
+  const l = await createLedger();
+  const tx = register(l.org, 1);
+  assert.equal(l.mempool.add(tx.bytes), l.mempool.add(tx.bytes));
+  assert.equal(l.mempool.size, 1);
+  const forged = encodeTx({ ...register(l.org, 2).tx, signature: new Uint8Array(64) });
+  assert.equal(
+    codeOf(() => l.mempool.add(forged)),
+    'BAD_SIGNATURE',
+  );
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.org, 1).bytes)),
+    'BAD_NONCE',
+  );
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.org, 9, { chainId: 'other-chain' }).bytes)),
+    'WRONG_CHAIN',
+  );
+  await l.close();
+});
+
+test('mempool reaps each account in nonce order even when txs arrived out of order', async () => {
+  const l = await createLedger();
+  for (const n of [5, 3, 4]) l.mempool.add(register(l.org, n).bytes);
+  l.mempool.add(register(l.otherOrg, 1).bytes);
+  assert.deepEqual(nonces(l), [3, 4, 5, 1]);
+  assert.deepEqual(nonces(l, 2), [3, 4]);
+  await l.close();
+});
+
+test('mempool limits pending txs per account (the rate limit in place of fees)', async () => {
+  const l = await createLedger({ maxPerAccount: 3 });
+  for (const n of [1, 2, 3]) l.mempool.add(register(l.org, n).bytes);
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.org, 4).bytes)),
+    'RATE_LIMITED',
+  );
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.otherOrg, 1).bytes)),
+    'accepted',
+  );
+  await l.close();
+});
+
+test('after a commit the included txs leave and txs the block made invalid are dropped', async () => {
+  const l = await createLedger();
+  const patient = id();
+  l.mempool.add(register(l.org, 1, { patient }).bytes);
+  // Hospital B registers the same pseudonym: valid now, impossible once A's tx is committed.
+  l.mempool.add(register(l.otherOrg, 1, { patient }).bytes);
+  l.mempool.add(register(l.otherOrg, 2).bytes);
+  const proposal = l.chain.buildProposal(0, Date.now(), l.validators[0]!.address, l.mempool.reap(1, 1 << 20));
+  const hash = l.chain.validateBlock(proposal.block, Date.now());
+  // The chain trusts its caller (consensus or sync) to have checked the certificate.
+  const committed = await l.chain.commit(proposal.block, { height: 1, round: 0, blockHash: hash, signatures: [] });
+  l.mempool.update(committed.txHashes);
+  assert.deepEqual(nonces(l), [2]);
+  await l.close();
+});
