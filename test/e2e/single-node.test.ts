@@ -34,7 +34,17 @@ describe('a one-validator node started through the CLI', () => {
   let chainId = '';
 
   before(async () => {
-    const init = cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)]);
+    const init = cliJson([
+      'init',
+      '--home',
+      home,
+      '--api-port',
+      String(port),
+      '--p2p-port',
+      String(port + 1),
+      // Plain keys are opt-in since init encrypts by default (ADR 0003).
+      '--insecure-plain-keys',
+    ]);
     assert.equal(init.api, api);
     node.start();
     chainId = (await node.waitReady()).chainId;
@@ -71,7 +81,11 @@ describe('a one-validator node started through the CLI', () => {
     assert.equal(record.patient, patient.patient);
     assert.equal(record.author, 'hospital-0');
     assert.equal(record.resourceType, 'Observation');
-    assert.equal(record.contentHash, createHash('sha256').update(document).digest('hex'));
+    // record add encrypts before anchoring (ADR 0006): the hash is of the ciphertext, never of the document.
+    assert.notEqual(record.contentHash, createHash('sha256').update(document).digest('hex'));
+    assert.equal(record.size, Buffer.byteLength(document) + 29);
+    const held = await getJson<{ held: boolean }>(`${api}/records/${added.record}/document`);
+    assert.equal(held.held, true);
     assert.equal(record.version, 1);
     const list = await getJson<{ records: { id: string }[]; next: string | null }>(
       `${api}/records?patient=${patient.patient}`,

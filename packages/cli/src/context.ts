@@ -1,4 +1,12 @@
-import { CryptoErrorCode, passphraseFromEnv, readKeyFile, Signer, type LoadedKey } from '@medledger/crypto';
+import {
+  CryptoErrorCode,
+  EncKey,
+  passphraseFromEnv,
+  readEncKeyFile,
+  readKeyFile,
+  Signer,
+  type LoadedKey,
+} from '@medledger/crypto';
 import { Account, MedLedgerClient } from '@medledger/client';
 import { isMedLedgerError, MedLedgerError } from '@medledger/types';
 import { CliErrorCode } from './errors.js';
@@ -46,6 +54,26 @@ export function loadSigner(opts: SigningOptions): Signer {
   // The Signer holds its own copy inside a KeyObject; this one is no longer needed.
   key.secretKey.fill(0);
   return signer;
+}
+
+/**
+ * The organisation's x25519 document key: --enc-key, else <home>/keys/enc.key. Unlocked like the
+ * signing key; held in a KeyObject from here on.
+ */
+export function loadEncKey(opts: SigningOptions & { encKey?: string }): EncKey {
+  const path = opts.encKey ?? (opts.home ? homePaths(opts.home).encKey : undefined);
+  if (!path) throw new MedLedgerError(CliErrorCode.NO_KEY, 'decrypting needs --enc-key FILE or --home DIR');
+  let key: LoadedKey;
+  try {
+    key = readEncKeyFile(path);
+  } catch (err) {
+    if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
+    key = readEncKeyFile(path, envPassphrase());
+  }
+  if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
+  const encKey = new EncKey(key.secretKey);
+  key.secretKey.fill(0);
+  return encKey;
 }
 
 /** Key first (fails without touching the network), then the chain id from the node's /status. */

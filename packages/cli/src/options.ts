@@ -24,6 +24,7 @@ export interface SigningOptions extends ChainOptions {
 /** The node home layout the CLI relies on (written by `medledger init`). */
 export const homePaths = (home: string) => ({
   orgKey: join(home, 'keys', 'org.key'),
+  encKey: join(home, 'keys', 'enc.key'),
   nodeConfig: join(home, 'config', 'node.json'),
 });
 

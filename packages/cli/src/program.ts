@@ -3,7 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerChainCommands } from './commands/chain.js';
 import { registerConsentCommands } from './commands/consent.js';
+import { registerEraseCommands } from './commands/erase.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerMemberCommands } from './commands/member.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerOrgCommands } from './commands/org.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerPatientCommands } from './commands/patient.js';
 import { registerRecordCommands } from './commands/record.js';
@@ -34,8 +38,12 @@ export function createProgram(): Command {
   registerRecordCommands(program);
   registerConsentCommands(program);
   registerAuditCommands(program);
+  registerEraseCommands(program);
   registerChainCommands(program);
   registerNodeCommands(program);
+  registerMemberCommands(program);
+  registerOrgCommands(program);
+  registerConfigCommands(program);
 
   return program;
 }

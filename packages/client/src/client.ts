@@ -8,9 +8,12 @@ import type {
   ConsentsResponse,
   EvidenceResponse,
   HealthResponse,
+  MembersResponse,
   NodeStatus,
   OrgsResponse,
   PatientResponse,
+  ProposalJson,
+  ProposalsResponse,
   RecordResponse,
   RecordsQuery,
   RecordsResponse,
@@ -18,6 +21,12 @@ import type {
   TxResponse,
   ValidatorsResponse,
 } from './interface.js';
+import type {
+  DocumentStatusJson,
+  DocumentUploadJson,
+  DocumentUploadResponse,
+  FetchedDocumentJson,
+} from './documents.js';
 import {
   DEFAULT_COMMIT_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
@@ -159,8 +168,63 @@ export class MedLedgerClient {
     return this.#get('/orgs', {}, opts);
   }
 
+  /** Member organisations with the validators they run (ADR 0007). */
+  members(opts?: CallOptions): Promise<MembersResponse> {
+    return this.#get('/members', {}, opts);
+  }
+
+  proposals(opts?: CallOptions): Promise<ProposalsResponse> {
+    return this.#get('/proposals', {}, opts);
+  }
+
+  proposal(id: string, opts?: CallOptions): Promise<{ proposal: ProposalJson }> {
+    return this.#get(`/proposals/${enc(id)}`, {}, opts);
+  }
+
   evidence(opts?: CallOptions): Promise<EvidenceResponse> {
     return this.#get('/evidence', {}, opts);
+  }
+
+  /** Uploads a record's ciphertext and wrapped keys to the author's node (ADR 0006). */
+  uploadDocument(record: string, body: DocumentUploadJson, opts?: CallOptions): Promise<DocumentUploadResponse> {
+    return this.#call('PUT', `/records/${enc(record)}/document`, {}, body, opts);
+  }
+
+  /** Whether this node holds the record's document, and its erasure if there was one. */
+  documentStatus(record: string, opts?: CallOptions): Promise<DocumentStatusJson> {
+    return this.#get(`/records/${enc(record)}/document`, {}, opts);
+  }
+
+  /**
+   * Fetches a document through this node from its holder, with a request signed by this node's
+   * organisation. The holder commits the access event first, so this waits about a block.
+   */
+  fetchDocument(record: string, request: Uint8Array, opts: CallOptions = {}): Promise<FetchedDocumentJson> {
+    const timeoutMs = opts.timeoutMs ?? this.commitTimeoutMs;
+    return this.#call(
+      'POST',
+      `/records/${enc(record)}/document/fetch`,
+      {},
+      { request: toHex(request) },
+      {
+        ...opts,
+        timeoutMs,
+      },
+    );
+  }
+
+  /** A patient's consents as a FHIR R4 Bundle of Consent resources. */
+  consentsFhir(patient: string, opts?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#get(`/patients/${enc(patient)}/consents`, { format: 'fhir' }, opts);
+  }
+
+  /** A page of a patient's audit trail as a FHIR R4 Bundle of AuditEvent resources. */
+  auditFhir(patient: string, query: AuditQuery = {}, opts?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#get(
+      `/patients/${enc(patient)}/audit`,
+      { format: 'fhir', limit: query.limit, cursor: query.cursor },
+      opts,
+    );
   }
 
   #get<T>(path: string, query: Query, opts?: CallOptions): Promise<T> {

@@ -17,6 +17,10 @@ export const ClientErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   /** The tx committed with a non-zero result code (same code as the node's 422). */
   TX_FAILED: 'TX_FAILED',
+  /** A fetched ciphertext does not hash to the record's on-chain contentHash (same code as the node's). */
+  HASH_MISMATCH: 'HASH_MISMATCH',
+  /** An organisation has no document encryption key (same code as the node's). */
+  NO_ENC_KEY: 'NO_ENC_KEY',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

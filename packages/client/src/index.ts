@@ -5,3 +5,4 @@ export * from './tx.js';
 export * from './payloads.js';
 export * from './client.js';
 export * from './account.js';
+export * from './documents.js';

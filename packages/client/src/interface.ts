@@ -187,6 +187,42 @@ export interface ValidatorJson {
   pubKey: string;
   org: string;
   name: string;
+  /** Activity as the answering node saw it (its consensus driver). */
+  lastProposedHeight?: number;
+  lastSignedHeight?: number;
+  missedBlocks?: number;
+  missedProposals?: number;
+}
+
+export interface MemberJson extends OrgJson {
+  /** The validators this organisation runs in the set of the next height. */
+  validators: { address: string; name: string }[];
+}
+
+export interface MembersResponse {
+  height: number;
+  members: MemberJson[];
+}
+
+export interface ProposalJson {
+  id: string;
+  proposer: string;
+  action: Record<string, unknown> & { type: string };
+  createdAt: number;
+  height: number;
+  expires: number;
+  status: 'open' | 'passed' | 'rejected' | 'expired' | 'failed';
+  yes: number;
+  no: number;
+  validators: number;
+  needed: number;
+  votes: { validator: string; address: string; org: string; approve: boolean }[];
+  decidedHeight: number | null;
+  log: string;
+}
+
+export interface ProposalsResponse {
+  proposals: ProposalJson[];
 }
 
 export interface ValidatorsResponse {

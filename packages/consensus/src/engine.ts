@@ -1,6 +1,13 @@
 import { bytesEqual, compareBytes, toHex, VoteType, type Proposal, type Vote } from '@medledger/types';
 import { consensusError, ConsensusErrorCode } from './errors.js';
-import { Step, type ConsensusEngine, type EngineAction, type EngineOptions, type TimeoutParams } from './interface.js';
+import {
+  Step,
+  type ConsensusEngine,
+  type EngineAction,
+  type EngineOptions,
+  type RoundVoters,
+  type TimeoutParams,
+} from './interface.js';
 import {
   defaultEngineLimits,
   defaultTimeoutParams,
@@ -65,6 +72,11 @@ class VoteSet {
   /** Votes held, conflicting ones included. */
   get votes(): number {
     return this.#first.size + this.#extraCount;
+  }
+
+  /** Hex addresses of the validators that voted, for anything. */
+  voters(): string[] {
+    return [...this.#first.keys()];
   }
 
   first(validator: string): Vote | undefined {
@@ -267,6 +279,19 @@ export class TendermintEngine implements ConsensusEngine {
   }
 
   /** What the engine holds, for metrics (and the tests of its memory bounds). O(rounds). */
+  /** Read-only: who sent what in `round` of the current height, to explain a stalled round in the logs. */
+  roundVoters(round: number = this.#round): RoundVoters {
+    const rs = this.#rounds.get(round);
+    return {
+      height: this.#height,
+      round,
+      validators: this.#validators.map(toHex),
+      proposal: (rs?.proposals.length ?? 0) > 0,
+      prevotes: rs?.prevotes.voters() ?? [],
+      precommits: rs?.precommits.voters() ?? [],
+    };
+  }
+
   get stats(): { rounds: number; votes: number; proposals: number; nextHeightMessages: number } {
     let votes = 0;
     let proposals = 0;

@@ -53,6 +53,19 @@ export interface ConsensusEngine {
   /** A vote whose signature the driver has checked. */
   onVote(vote: Vote): EngineAction[];
   onTimeout(step: Step, height: number, round: number): EngineAction[];
+  /** Read-only view of who voted in a round of the current height (default: the current round). */
+  roundVoters?(round?: number): RoundVoters;
+}
+
+/** Hex validator addresses that sent a proposal, prevotes and precommits in one round. */
+export interface RoundVoters {
+  height: number;
+  round: number;
+  /** The validator set of the height. */
+  validators: string[];
+  proposal: boolean;
+  prevotes: string[];
+  precommits: string[];
 }
 
 /** Persisted record of the last thing this validator signed (fsynced before it leaves the node). */

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MedLedgerError, bytesEqual, fromHex, isRecord, toHex } from '@medledger/types';
 import { publicKeyFromSecret, type Ed25519KeyPair } from './ed25519.js';
+import { encPublicKeyFromSecret } from './envelope.js';
 import { CryptoErrorCode } from './errors.js';
 
 /**
@@ -17,16 +18,19 @@ export const PASSPHRASE_FILE_ENV = 'MEDLEDGER_KEY_PASSPHRASE_FILE';
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 
+/** Signing keys are ed25519; document encryption keys (ADR 0006) are x25519, in the same file format. */
+export type KeyFileType = 'ed25519' | 'x25519';
+
 interface PlainKeyFile {
   version: 1;
-  type: 'ed25519';
+  type: KeyFileType;
   publicKey: string;
   secretKey: string;
 }
 
 interface EncryptedKeyFile {
   version: 1;
-  type: 'ed25519';
+  type: KeyFileType;
   publicKey: string;
   crypto: {
     kdf: 'scrypt';
@@ -46,7 +50,12 @@ export interface LoadedKey extends Ed25519KeyPair {
 }
 
 /** Writes atomically (temp file + rename) with owner-only permissions. */
-export function writeKeyFile(path: string, key: Ed25519KeyPair, passphrase?: string): void {
+export function writeKeyFile(
+  path: string,
+  key: Ed25519KeyPair,
+  passphrase?: string,
+  type: KeyFileType = 'ed25519',
+): void {
   let file: PlainKeyFile | EncryptedKeyFile;
   if (passphrase) {
     const salt = randomBytes(16);
@@ -57,7 +66,7 @@ export function writeKeyFile(path: string, key: Ed25519KeyPair, passphrase?: str
     const ciphertext = Buffer.concat([cipher.update(key.secretKey), cipher.final()]);
     file = {
       version: 1,
-      type: 'ed25519',
+      type,
       publicKey: toHex(key.publicKey),
       crypto: {
         kdf: 'scrypt',
@@ -72,7 +81,7 @@ export function writeKeyFile(path: string, key: Ed25519KeyPair, passphrase?: str
       },
     };
   } else {
-    file = { version: 1, type: 'ed25519', publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
+    file = { version: 1, type, publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
   }
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
@@ -89,14 +98,28 @@ export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 export function readKeyFile(path: string, passphrase?: string): LoadedKey {
+  return readTypedKeyFile(path, 'ed25519', publicKeyFromSecret, passphrase);
+}
+
+/** An x25519 document-encryption key file (`keys/enc.key`, a patient's enc key). */
+export function readEncKeyFile(path: string, passphrase?: string): LoadedKey {
+  return readTypedKeyFile(path, 'x25519', encPublicKeyFromSecret, passphrase);
+}
+
+function readTypedKeyFile(
+  path: string,
+  type: KeyFileType,
+  derivePublic: (secret: Uint8Array) => Uint8Array,
+  passphrase?: string,
+): LoadedKey {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `cannot read key file: ${(err as Error).message}`);
   }
-  if (!isRecord(raw) || raw.type !== 'ed25519' || typeof raw.publicKey !== 'string') {
-    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'not a MedLedger ed25519 key file');
+  if (!isRecord(raw) || raw.type !== type || typeof raw.publicKey !== 'string') {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `not a MedLedger ${type} key file`);
   }
   const publicKey = fromHex(raw.publicKey, 'publicKey');
   let secretKey: Uint8Array;
@@ -115,7 +138,7 @@ export function readKeyFile(path: string, passphrase?: string): LoadedKey {
   } else {
     throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'key file has neither secretKey nor crypto');
   }
-  if (secretKey.length !== 32 || !bytesEqual(publicKeyFromSecret(secretKey), publicKey)) {
+  if (secretKey.length !== 32 || !bytesEqual(derivePublic(secretKey), publicKey)) {
     throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, 'key file public key does not match its secret key');
   }
   return { publicKey, secretKey, encrypted };

@@ -148,6 +148,15 @@ export class LevelDatabase implements Database {
     }
   }
 
+  /**
+   * Compacts [gte, lt): deleted values leave the log and table files. The document store uses
+   * it after an erasure so crypto-shredded bytes do not linger on disk until a later compaction.
+   */
+  async compactRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
+    this.#assertOpen();
+    await this.#level.compactRange(gte, lt);
+  }
+
   createBatch(): LevelWriteBatch {
     return new LevelWriteBatch(this);
   }
@@ -159,7 +168,14 @@ export class LevelDatabase implements Database {
     if (batch.written) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was already written');
     this.#assertOpen();
     try {
-      await this.#level.batch(batch.ops, { sync: opts.sync ?? false });
+      // A chained batch hands each op straight to the native batch; the array form clones and
+      // re-validates every op in JS first, which measured 3-5x slower for block-sized batches.
+      const chained = this.#level.batch();
+      for (const op of batch.ops) {
+        if (op.type === 'put') chained.put(op.key, op.value);
+        else chained.del(op.key);
+      }
+      await chained.write({ sync: opts.sync ?? false });
     } catch (err) {
       throw dbError(DbErrorCode.WRITE_FAILED, `batch write failed: ${(err as Error).message}`, {
         ops: batch.length,

@@ -9,10 +9,18 @@ import {
   type Genesis,
   type GenesisOrg,
 } from '@medledger/types';
-import { addressHex, generateKeyPair, writeKeyFile, type Ed25519KeyPair } from '@medledger/crypto';
+import {
+  addressHex,
+  generateEncKeyPair,
+  generateKeyPair,
+  writeKeyFile,
+  type Ed25519KeyPair,
+  type X25519KeyPair,
+} from '@medledger/crypto';
 import { peerIdFromNodeKey } from '@medledger/network';
 import { DEFAULT_NODE_CONFIG, homeLayout, type NodeConfig } from './config/index.js';
 import { NodeErrorCode } from './errors.js';
+import { apiUrl, p2pAddr, writeOrgDescriptor } from './consortium.js';
 
 export interface InitNodeOptions {
   home: string;
@@ -34,6 +42,8 @@ export interface InitializedNode {
   name: string;
   orgId: string;
   orgKeyFile: string;
+  /** The organisation's x25519 document key file (`keys/enc.key`, ADR 0006). */
+  encKeyFile: string;
   nodeKey: Ed25519KeyPair;
   orgKey: Ed25519KeyPair;
   peerId: string;
@@ -42,30 +52,32 @@ export interface InitializedNode {
   p2p: string;
 }
 
-interface NodeIdentity {
+export interface NodeIdentity {
   name: string;
   orgId: string;
   orgName: string;
   orgKey: Ed25519KeyPair;
   nodeKey: Ed25519KeyPair;
+  /** x25519: documents for this organisation are wrapped to it (ADR 0006). */
+  encKey: X25519KeyPair;
 }
 
-function newIdentity(name: string, orgId: string, orgName: string): NodeIdentity {
-  return { name, orgId, orgName, orgKey: generateKeyPair(), nodeKey: generateKeyPair() };
+export function newIdentity(name: string, orgId: string, orgName: string): NodeIdentity {
+  return { name, orgId, orgName, orgKey: generateKeyPair(), nodeKey: generateKeyPair(), encKey: generateEncKeyPair() };
 }
 
-function genesisOrg(id: NodeIdentity): GenesisOrg {
+export function genesisOrg(id: NodeIdentity): GenesisOrg {
   return {
     id: id.orgId,
     name: id.orgName,
     kind: OrgKind.Hospital,
     orgKey: toHex(id.orgKey.publicKey),
-    encKey: '',
+    encKey: toHex(id.encKey.publicKey),
     nodeKeys: [toHex(id.nodeKey.publicKey)],
   };
 }
 
-function writeHome(
+export function writeHome(
   home: string,
   id: NodeIdentity,
   genesis: Genesis,
@@ -80,24 +92,33 @@ function writeHome(
   mkdirSync(layout.data, { recursive: true });
   writeKeyFile(layout.orgKey, id.orgKey, passphrase);
   writeKeyFile(layout.nodeKey, id.nodeKey, passphrase);
+  writeKeyFile(layout.encKey, id.encKey, passphrase, 'x25519');
   writeFileSync(layout.genesis, JSON.stringify(genesis, null, 2) + '\n');
   writeFileSync(layout.nodeConfig, JSON.stringify(config, null, 2) + '\n');
   const peerId = peerIdFromNodeKey(id.nodeKey.publicKey);
+  // What the organisation hands to the consortium to be voted in (ADR 0007).
+  writeOrgDescriptor(layout.config, genesisOrg(id), {
+    name: id.name,
+    pubKey: toHex(id.nodeKey.publicKey),
+    peerId,
+    p2p: `${p2pAddr(config.p2p.host, config.p2p.port)}/p2p/${peerId}`,
+  });
   return {
     home,
     name: id.name,
     orgId: id.orgId,
     orgKeyFile: layout.orgKey,
+    encKeyFile: layout.encKey,
     nodeKey: id.nodeKey,
     orgKey: id.orgKey,
     peerId,
     validatorAddress: addressHex(id.nodeKey.publicKey),
-    api: `http://${config.api.host}:${config.api.port}`,
-    p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}/p2p/${peerId}`,
+    api: apiUrl(config.api.host, config.api.port),
+    p2p: `${p2pAddr(config.p2p.host, config.p2p.port)}/p2p/${peerId}`,
   };
 }
 
-function nodeConfig(
+export function nodeConfig(
   name: string,
   org: string,
   apiPort: number,
@@ -146,6 +167,13 @@ export interface TestnetOptions {
   /** Enables the fault-injection endpoint (partition tests). */
   faults?: boolean;
   params?: Partial<ChainParams>;
+  /**
+   * Per node, the host the others dial: an IPv4 address or a DNS name (docker service names,
+   * network-namespace addresses). Default 127.0.0.1 for every node.
+   */
+  hosts?: string[];
+  /** Where every node listens (API and p2p); default: its own entry of `hosts`. */
+  listenHost?: string;
 }
 
 export interface TestnetNode {
@@ -156,6 +184,8 @@ export interface TestnetNode {
   peerId: string;
   orgId: string;
   orgKey: string;
+  /** Path of the organisation's x25519 document key file. */
+  encKey: string;
   validatorAddress: string;
 }
 
@@ -189,8 +219,10 @@ export function initTestnet(opts: TestnetOptions): TestnetManifest {
     orgs: ids.map(genesisOrg),
     validators: ids.map((id) => ({ pubKey: toHex(id.nodeKey.publicKey), org: id.orgId, name: id.name })),
   };
+  const hosts = opts.hosts ?? ids.map(() => '127.0.0.1');
+  if (hosts.length !== n) throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `give ${n} hosts, one per node`);
   const p2p = ids.map(
-    (id, i) => `/ip4/127.0.0.1/tcp/${basePort + 100 + i}/p2p/${peerIdFromNodeKey(id.nodeKey.publicKey)}`,
+    (id, i) => `${p2pAddr(hosts[i]!, basePort + 100 + i)}/p2p/${peerIdFromNodeKey(id.nodeKey.publicKey)}`,
   );
   const nodes = ids.map((id, i) => {
     const config = nodeConfig(
@@ -201,15 +233,17 @@ export function initTestnet(opts: TestnetOptions): TestnetManifest {
       p2p.filter((_, j) => j !== i),
       opts.faults ?? false,
     );
+    config.api.host = config.p2p.host = opts.listenHost ?? hosts[i]!;
     const made = writeHome(join(dir, id.name), id, genesis, config, undefined);
     return {
       name: made.name,
       home: made.home,
-      api: made.api,
-      p2p: made.p2p,
+      api: opts.listenHost ? apiUrl(hosts[i]!, config.api.port) : made.api,
+      p2p: p2p[i]!,
       peerId: made.peerId,
       orgId: made.orgId,
       orgKey: made.orgKeyFile,
+      encKey: made.encKeyFile,
       validatorAddress: made.validatorAddress,
     };
   });

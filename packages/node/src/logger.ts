@@ -20,7 +20,21 @@ export function createLogger(opts: { level: string; name: string; file?: string;
       level: opts.level,
       base: { node: opts.name },
       redact: {
-        paths: ['secretKey', '*.secretKey', 'passphrase', '*.passphrase', 'content', '*.content'],
+        paths: [
+          'secretKey',
+          '*.secretKey',
+          'passphrase',
+          '*.passphrase',
+          'content',
+          '*.content',
+          // Documents (ADR 0006): never logged; redacted should a code path ever try.
+          'dataKey',
+          '*.dataKey',
+          'ciphertext',
+          '*.ciphertext',
+          'wrappedKey',
+          '*.wrappedKey',
+        ],
         censor: '[redacted]',
       },
     },

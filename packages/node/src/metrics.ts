@@ -37,6 +37,42 @@ export function createMetrics() {
       labelNames: ['validator'],
       ...r,
     }),
+    // Operator view of each validator (labelled by address and name), as in GET /validators.
+    validatorMissedBlocks: new Counter({
+      name: 'medledger_validator_missed_blocks_total',
+      help: 'Heights of the validator set at which this node received no vote from the validator',
+      labelNames: ['validator', 'name'],
+      ...r,
+    }),
+    validatorLastSignedHeight: new Gauge({
+      name: 'medledger_validator_last_signed_height',
+      help: 'Last height for which this node saw a vote from the validator',
+      labelNames: ['validator', 'name'],
+      ...r,
+    }),
+    validatorLastProposedHeight: new Gauge({
+      name: 'medledger_validator_last_proposed_height',
+      help: 'Last height whose committed block the validator proposed',
+      labelNames: ['validator', 'name'],
+      ...r,
+    }),
+    validators: new Gauge({ name: 'medledger_validators', help: 'Validators in the set of the current height', ...r }),
+    isValidator: new Gauge({
+      name: 'medledger_validator_active',
+      help: '1 while this node is in the validator set of the current height',
+      ...r,
+    }),
+    roundTimeouts: new Counter({
+      name: 'medledger_consensus_round_timeouts_total',
+      help: 'Timeouts that moved consensus on without a decision, by step',
+      labelNames: ['step'],
+      ...r,
+    }),
+    consensusResent: new Counter({
+      name: 'medledger_consensus_resent_messages_total',
+      help: 'Own consensus messages published again because the height stalled',
+      ...r,
+    }),
     peers: new Gauge({ name: 'medledger_peers', help: 'Connected peers', ...r }),
     mempoolTxs: new Gauge({ name: 'medledger_mempool_txs', help: 'Transactions waiting in the mempool', ...r }),
     mempoolBytes: new Gauge({ name: 'medledger_mempool_bytes', help: 'Bytes waiting in the mempool', ...r }),

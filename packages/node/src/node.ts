@@ -1,5 +1,14 @@
 import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type Vote } from '@medledger/types';
-import { Signer, addressHex, passphraseFromEnv, readKeyFile, signTx, type LoadedKey } from '@medledger/crypto';
+import {
+  EncKey,
+  Signer,
+  addressHex,
+  passphraseFromEnv,
+  readEncKeyFile,
+  readKeyFile,
+  type LoadedKey,
+} from '@medledger/crypto';
+import { existsSync } from 'node:fs';
 import {
   createBlockStore,
   createConsensusWal,
@@ -24,6 +33,7 @@ import {
 } from './config/index.js';
 import { ConsensusDriver } from './consensus/driver.js';
 import { GuardedSigner } from './consensus/signer.js';
+import { Equivocator, byzantineModeFrom } from './consensus/byzantine.js';
 import { Mempool } from './mempool/mempool.js';
 import { TxGossip } from './mempool/gossip.js';
 import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
@@ -31,6 +41,7 @@ import { createApiServer, type NodeStatus } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { NodeErrorCode } from './errors.js';
+import { DocumentService, NodeTxSender, registerDocumentRoutes } from './docs/index.js';
 
 export interface StartNodeOptions {
   home: string;
@@ -62,12 +73,16 @@ export class MedLedgerNode {
   readonly driver: ConsensusDriver;
   readonly sync: BlockSync;
   readonly api: FastifyInstance;
+  readonly documents: DocumentService;
+  /** Every tx signed with the node key (evidence, access events) takes its nonce here. */
+  readonly #nodeTxs: NodeTxSender;
   readonly #nodeKey: LoadedKey;
   readonly #txGossip: TxGossip;
   readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
   #peerCheck: NodeJS.Timeout | undefined;
+  #membership: Promise<void> = Promise.resolve();
+  #allowedKeysId = '';
   #peerAheadChecks = 0;
-  #evidenceNonce = 0;
   #ready = false;
   #apiUrl = '';
 
@@ -87,6 +102,9 @@ export class MedLedgerNode {
       this.logger.warn('node key file is not encrypted: acceptable for a development network only');
     this.metrics = createMetrics();
     const chainId = this.genesis.chainId;
+    const byzantine = byzantineModeFrom(env, this.config.faults);
+    if (byzantine)
+      this.logger.warn({ mode: byzantine }, 'TEST FAULT: this validator is byzantine (MEDLEDGER_BYZANTINE)');
 
     this.db = createDatabase({ path: this.layout.db });
     this.blocks = createBlockStore({ db: this.db });
@@ -104,7 +122,11 @@ export class MedLedgerNode {
         nodeKey: this.#nodeKey.secretKey,
         listen: `/ip4/${this.config.p2p.host}/tcp/${this.config.p2p.port}`,
         bootstrap: this.config.p2p.bootstrap,
-        allowedKeys: this.genesis.orgs.flatMap((o) => o.nodeKeys),
+        // Until state is open: genesis members. After that the gater follows state (#refreshMembership).
+        allowedKeys: [...this.genesis.orgs.flatMap((o) => o.nodeKeys), ...this.genesis.validators.map((v) => v.pubKey)],
+        // A proposal may carry a whole block: the topic limit must sit above the block size limit,
+        // or a full block is dropped by every peer and the height never decides.
+        maxMessageBytes: { [topics(chainId).consensus]: this.genesis.params.maxBlockBytes + 256 * 1024 },
       },
       { logger: log('network') },
     );
@@ -138,6 +160,7 @@ export class MedLedgerNode {
         },
         onCommit: (c) => this.#onCommit(c, false),
         onEvidence: (a, b) => void this.#submitEvidence(a, b),
+        equivocator: byzantine ? new Equivocator(chainId, new Signer(this.#nodeKey.secretKey)) : null,
       },
     );
     this.#txGossip = new TxGossip(
@@ -151,10 +174,7 @@ export class MedLedgerNode {
         status: () => this.status(),
         blocks: this.blocks,
         queries: this.state.query,
-        validators: () => ({
-          height: this.chain.height + 1,
-          validators: this.chain.validatorsAt(this.chain.height + 1),
-        }),
+        validators: () => this.validatorsView(),
         submitTx: (bytes) => this.submitTx(bytes),
         waitForCommit: (hash, ms) => this.#waitForCommit(hash, ms),
         latestTime: () => this.chain.latestTime,
@@ -164,6 +184,42 @@ export class MedLedgerNode {
       },
       log('api'),
     );
+    const nodeTxs = (this.#nodeTxs = new NodeTxSender({
+      signer: new Signer(this.#nodeKey.secretKey),
+      chainId,
+      committedNonce: async () => (await this.state.query.account(this.nodeAddress))?.nonce ?? 0,
+      submit: (bytes) => this.submitTx(bytes),
+      waitForCommit: (hash, ms) => this.#waitForCommit(hash, ms),
+    }));
+    this.documents = new DocumentService(
+      { protocol: protocol.docs },
+      {
+        db: this.db,
+        queries: this.state.query,
+        network: this.network,
+        chainId,
+        nodePublicKey: this.#nodeKey.publicKey,
+        encKey: this.#loadEncKey(env),
+        latestTime: () => this.chain.latestTime,
+        now: () => Date.now(),
+        sendNodeTx: (type, payload, ms) => nodeTxs.send(type, payload, ms),
+        logger: log('docs'),
+      },
+    );
+    registerDocumentRoutes(this.api, this.documents);
+  }
+
+  /** The org's document key, `keys/enc.key`; a node without one stores and serves no documents. */
+  #loadEncKey(env: NodeJS.ProcessEnv): EncKey | undefined {
+    if (!existsSync(this.layout.encKey)) {
+      this.logger.warn('no keys/enc.key: this node will not hold documents');
+      return undefined;
+    }
+    const loaded = readEncKeyFile(this.layout.encKey, passphraseFromEnv(env));
+    if (!loaded.encrypted) this.logger.warn('enc key file is not encrypted: acceptable for a development network only');
+    const key = new EncKey(loaded.secretKey);
+    loaded.secretKey.fill(0);
+    return key;
   }
 
   static async start(opts: StartNodeOptions): Promise<MedLedgerNode> {
@@ -189,8 +245,10 @@ export class MedLedgerNode {
     await this.db.open();
     await this.chain.init();
     this.metrics.height.set(this.chain.height);
+    await this.#refreshMembership();
     await this.network.start();
     await this.sync.start();
+    await this.documents.start();
     this.#txGossip.start();
     await this.api.listen({ host: this.config.api.host, port: this.config.api.port });
     const addr = this.api.server.address();
@@ -267,7 +325,50 @@ export class MedLedgerNode {
     });
   }
 
+  /**
+   * The validator set of the next height with each validator's activity as this node saw it,
+   * and the set already decided for the height after (changes take effect at h + 2).
+   */
+  validatorsView() {
+    const height = this.chain.height + 1;
+    const none = { lastProposedHeight: 0, lastSignedHeight: 0, missedProposals: 0, missedBlocks: 0 };
+    const validators = this.chain
+      .validatorsAt(height)
+      .map((v) => ({ ...v, ...(this.driver.activity.get(toHex(v.address)) ?? none) }));
+    const next = this.chain.validatorsAt(height + 1).map((v) => toHex(v.address));
+    return { height, validators, next: { height: height + 1, validators: next } };
+  }
+
+  /**
+   * The connection gater follows membership: the member node keys in committed state, plus the
+   * validators of the next two heights (a removed validator stays reachable until it has left
+   * the set, so the heights it still votes on keep their quorum). Called after every commit.
+   */
+  #followMembership(): void {
+    this.#membership = this.#membership
+      .then(() => this.#refreshMembership())
+      .catch((err: unknown) => this.logger.warn({ reason: (err as Error).message }, 'could not update allowed peers'));
+  }
+
+  async #refreshMembership(): Promise<void> {
+    const h = this.chain.height;
+    const keys = new Set(await this.state.query.memberNodeKeys());
+    for (const v of [...this.chain.validatorsAt(h + 1), ...this.chain.validatorsAt(h + 2)]) keys.add(toHex(v.pubKey));
+    const sorted = [...keys].sort();
+    const id = sorted.join(',');
+    if (id === this.#allowedKeysId) return;
+    const first = this.#allowedKeysId === '';
+    this.#allowedKeysId = id;
+    this.network.setAllowedKeys(sorted);
+    if (!first) this.logger.info({ height: h, nodeKeys: sorted.length }, 'membership changed: allowed peers updated');
+  }
+
   #onCommit(c: CommittedBlock, synced: boolean): void {
+    // Erasures committed in this block: the document store deletes right after the commit.
+    this.documents
+      .onCommit(c.block, c.results)
+      .catch((err: unknown) => this.logger.error({ reason: (err as Error).message }, 'erasure handling failed'));
+    this.#followMembership();
     if (synced) {
       this.mempool.update(c.txHashes);
       this.driver.noteSynced(c);
@@ -285,6 +386,9 @@ export class MedLedgerNode {
 
   async #checkPeers(): Promise<void> {
     this.metrics.peers.set(this.network.connectedPeers().length);
+    // Txs also arrive by gossip (TxGossip adds them straight to the mempool): keep the gauges fresh.
+    this.metrics.mempoolTxs.set(this.mempool.size);
+    this.metrics.mempoolBytes.set(this.mempool.bytes);
     if (this.driver.catchingUp) return;
     const statuses = await this.sync.peerStatuses().catch(() => []);
     const best = Math.max(0, ...statuses.map((s) => s.height));
@@ -299,15 +403,8 @@ export class MedLedgerNode {
   /** Equivocation evidence goes on chain as a tx signed with this node's key. */
   async #submitEvidence(a: Vote, b: Vote): Promise<void> {
     try {
-      const committed = (await this.state.query.account(this.nodeAddress))?.nonce ?? 0;
-      this.#evidenceNonce = Math.max(committed, this.#evidenceNonce) + 1;
-      const { bytes } = signTx(new Signer(this.#nodeKey.secretKey), {
-        chainId: this.genesis.chainId,
-        type: TxType.Evidence,
-        nonce: this.#evidenceNonce,
-        payload: { voteA: encodeVote(a), voteB: encodeVote(b) },
-      });
-      this.submitTx(bytes);
+      // Through the node-key sender: access events use the same key and nonce sequence.
+      await this.#nodeTxs.submit(TxType.Evidence, { voteA: encodeVote(a), voteB: encodeVote(b) });
     } catch (err) {
       this.logger.warn({ reason: (err as Error).message }, 'could not submit evidence');
     }

@@ -4,7 +4,7 @@ import {
   assertRecord,
   assertString,
   assertUint,
-  decodeCanonical,
+  decodeTrusted,
   encodeCanonical,
   isMedLedgerError,
 } from '@medledger/types';
@@ -129,7 +129,8 @@ export const encodeEntry = (value: object): Uint8Array => encodeCanonical(value)
 
 function decodeMap(bytes: Uint8Array, what: string): Record<string, unknown> {
   try {
-    return assertRecord(decodeCanonical(bytes), what);
+    // State values are read back from this node's own database, written canonically.
+    return assertRecord(decodeTrusted(bytes), what);
   } catch (err) {
     throw corrupt(what, err);
   }
@@ -184,7 +185,7 @@ export const decodeKeyOwner = (b: Uint8Array): KeyOwnerEntry =>
 export const decodeValidatorSets = (b: Uint8Array): ValidatorSetEntry[] => {
   let list: unknown[];
   try {
-    list = assertArray(decodeCanonical(b), 'validatorSets', 1_000_000);
+    list = assertArray(decodeTrusted(b), 'validatorSets', 1_000_000);
   } catch (err) {
     throw corrupt('validator sets', err);
   }

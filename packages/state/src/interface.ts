@@ -1,5 +1,7 @@
 import type { Genesis, Header, Tx } from '@medledger/types';
 import type { WriteBatch } from '@medledger/db';
+import type { ErasureView } from './modules/erasure.js';
+import type { ProposalView } from './modules/governance.js';
 
 /**
  * The state machine contract (a narrow ABCI): the node checks txs against committed state,
@@ -157,6 +159,13 @@ export interface StateQueries {
   accessByPatient(patient: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
   accessByAccessor(org: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
   evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]>;
+  /** The erasure of a record's document, if the patient asked for one (ADR 0006). */
+  erasure(record: string): Promise<ErasureView | undefined>;
+  /** Governance proposals, newest first; an open one past its expiry shows as expired. */
+  proposals(): Promise<ProposalView[]>;
+  proposal(id: string): Promise<ProposalView | undefined>;
+  /** Hex node keys of the member organisations: whom the connection gater admits. */
+  memberNodeKeys(): Promise<string[]>;
 }
 
 export interface GenesisInput {

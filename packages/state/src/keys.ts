@@ -18,6 +18,9 @@ import { indexKey, lengthPrefixed, stateKey, uint32BE, uint64BE } from '@medledg
  *   'c' ‖ consent(16)                     consent
  *   'e' ‖ height(8) ‖ txIndex(4)          access event
  *   'x' ‖ validator(20) ‖ height(8) ‖ round(8) ‖ type(1)   evidence
+ *   'z' ‖ record(16)                      erasure of a record's document (ADR 0006)
+ *   'q' ‖ sha256(request)(32)             a document request already served (replay guard)
+ *   'G' ‖ proposal(16)                    governance proposal with its votes (ADR 0007)
  *
  * Index (derived, not hashed; every entry's value is empty, the key carries everything):
  *   records by patient         0x01 ‖ patient(16) ‖ time(8) ‖ record(16)
@@ -45,6 +48,9 @@ export const StateTag = {
   Consent: tag('c'),
   AccessEvent: tag('e'),
   Evidence: tag('x'),
+  Erasure: tag('z'),
+  ServedRequest: tag('q'),
+  Proposal: tag('G'),
 } as const;
 
 export const IndexTag = {
@@ -88,6 +94,11 @@ export const evidenceKey = (validator: Uint8Array, height: number, round: number
   stateKey(StateTag.Evidence, validator, uint64BE(height), uint64BE(round), byte(type));
 export const evidencePrefix = (): Uint8Array => stateKey(StateTag.Evidence);
 export const orgPrefix = (): Uint8Array => stateKey(StateTag.Org);
+export const erasureKey = (record: string): Uint8Array => stateKey(StateTag.Erasure, idBytes(record));
+export const servedRequestKey = (requestHash: Uint8Array): Uint8Array => stateKey(StateTag.ServedRequest, requestHash);
+export const keyOwnerPrefix = (): Uint8Array => stateKey(StateTag.KeyOwner);
+export const proposalKey = (id: string): Uint8Array => stateKey(StateTag.Proposal, idBytes(id));
+export const proposalPrefix = (): Uint8Array => stateKey(StateTag.Proposal);
 
 // Index prefixes: a query ranges over `prefix ‖ time(8) ...`.
 export const recordsByPatientPrefix = (patient: string): Uint8Array =>

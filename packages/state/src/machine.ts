@@ -39,7 +39,10 @@ import { grantConsent, revokeConsent } from './modules/consent.js';
 import { submitEvidence } from './modules/evidence.js';
 import { registerPatient } from './modules/patients.js';
 import { anchorRecord } from './modules/records.js';
+import { eraseRecord } from './modules/erasure.js';
+import { serveAccess } from './modules/serve.js';
 import { genesisWrites, readKeyOwner, setAt, toValidator } from './modules/registry.js';
+import { rotateOrgKey, submitProposal, voteOnProposal } from './modules/governance.js';
 
 const HANDLERS: { [T in TxType]: TxHandler<T> } = {
   'patient.register': registerPatient,
@@ -48,6 +51,11 @@ const HANDLERS: { [T in TxType]: TxHandler<T> } = {
   'consent.revoke': revokeConsent,
   'access.log': logAccess,
   'evidence.submit': submitEvidence,
+  'access.serve': serveAccess,
+  'record.erase': eraseRecord,
+  'gov.propose': submitProposal,
+  'gov.vote': voteOnProposal,
+  'org.rotateKey': rotateOrgKey,
 };
 
 interface BlockEnv {

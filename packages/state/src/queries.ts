@@ -40,6 +40,15 @@ import { evidenceView } from './modules/evidence.js';
 import { patientView, readPatient } from './modules/patients.js';
 import { readRecord, recordView } from './modules/records.js';
 import { orgView, readKeyOwner, readOrg } from './modules/registry.js';
+import { erasureView, readErasure, type ErasureView } from './modules/erasure.js';
+import {
+  decodeProposal,
+  listProposals,
+  memberNodeKeys,
+  proposalView,
+  type ProposalView,
+} from './modules/governance.js';
+import { proposalKey } from './keys.js';
 
 const ADDRESS_RE = /^[0-9a-f]{40}$/;
 const PUBKEY_RE = /^[0-9a-f]{64}$/;
@@ -172,6 +181,26 @@ export class StateQueryService implements StateQueries {
       list.push(evidenceView(decodeEvidence(value)));
     }
     return list;
+  }
+
+  async proposals(): Promise<ProposalView[]> {
+    return listProposals(this.#db, this.#committedTime());
+  }
+
+  async proposal(id: string): Promise<ProposalView | undefined> {
+    if (!matches(id, ID_RE)) return undefined;
+    const bytes = this.#db.getSync(proposalKey(id));
+    return bytes === undefined ? undefined : proposalView(decodeProposal(bytes), this.#committedTime());
+  }
+
+  async memberNodeKeys(): Promise<string[]> {
+    return memberNodeKeys(this.#db);
+  }
+
+  async erasure(record: string): Promise<ErasureView | undefined> {
+    if (!matches(record, ID_RE)) return undefined;
+    const erasure = readErasure(this.#reader, record);
+    return erasure && erasureView(erasure);
   }
 
   async #consents(prefix: Uint8Array, now: number): Promise<ConsentView[]> {

@@ -36,6 +36,20 @@ export function decodeCanonical(bytes: Uint8Array): unknown {
   return value;
 }
 
+/**
+ * Decodes bytes this node wrote itself (its own database) without the canonical re-encode
+ * check: they were produced by `encodeCanonical`, so the check would only double the cost of
+ * every state read on the hot path. Anything that arrives from outside goes through
+ * `decodeCanonical`.
+ */
+export function decodeTrusted(bytes: Uint8Array): unknown {
+  try {
+    return decode(bytes, DECODE_OPTIONS);
+  } catch (err) {
+    throw new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
+  }
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -17,6 +17,8 @@ export interface ChainParams {
   maxBlockBytes: number;
   /** A proposal's time may lead a validator's clock by at most this much. */
   maxClockDriftMs: number;
+  /** A governance proposal not decided within this much block time expires (ADR 0007). */
+  proposalVotingPeriodMs?: number;
 }
 
 export const DEFAULT_CHAIN_PARAMS: ChainParams = {
@@ -30,6 +32,7 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = {
   maxBlockTxs: 5000,
   maxBlockBytes: 4 * 1024 * 1024,
   maxClockDriftMs: 10_000,
+  proposalVotingPeriodMs: 7 * 24 * 3600 * 1000,
 };
 
 export const OrgKind = {

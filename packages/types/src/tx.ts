@@ -1,5 +1,6 @@
 import { decodeCanonical, encodeCanonical } from './encoding.js';
 import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
+import { MAX_DOC_REQUEST_BYTES } from './docs.js';
 import {
   assertArray,
   assertBytes,
@@ -13,6 +14,14 @@ import {
   ORG_ID_RE,
   PURPOSE_RE,
 } from './validate.js';
+import {
+  validateGovPropose,
+  validateGovVote,
+  validateOrgRotateKey,
+  type GovProposePayload,
+  type GovVotePayload,
+  type OrgRotateKeyPayload,
+} from './governance.js';
 
 /** Every transaction type the state machine knows. Unknown types are rejected at decode. */
 export const TxType = {
@@ -22,6 +31,12 @@ export const TxType = {
   ConsentRevoke: 'consent.revoke',
   AccessLog: 'access.log',
   Evidence: 'evidence.submit',
+  // Documents (ADR 0006): the holder's record of serving a document, and crypto-shredding.
+  AccessServe: 'access.serve',
+  RecordErase: 'record.erase',
+  GovPropose: 'gov.propose',
+  GovVote: 'gov.vote',
+  OrgRotateKey: 'org.rotateKey',
 } as const;
 export type TxType = (typeof TxType)[keyof typeof TxType];
 const TX_TYPES: readonly string[] = Object.values(TxType);
@@ -77,6 +92,19 @@ export interface AccessLogPayload {
   breakGlass: string | null;
 }
 
+/** Written by the holder's node key when it serves a document: the reader's signed request. */
+export interface AccessServePayload {
+  /** The `DocRequest` in its canonical encoding, signed by the reader's org key. */
+  request: Uint8Array;
+  /** The consent the holder judged to cover the read; null for break-glass. */
+  consent: string | null;
+}
+
+/** The patient's erasure request: every node deletes the document; the chain keeps the hash. */
+export interface RecordErasePayload {
+  record: string;
+}
+
 export interface EvidencePayload {
   /** Two conflicting signed votes from one validator, each in its canonical encoding. */
   voteA: Uint8Array;
@@ -90,6 +118,11 @@ export interface TxPayloads {
   'consent.revoke': ConsentRevokePayload;
   'access.log': AccessLogPayload;
   'evidence.submit': EvidencePayload;
+  'access.serve': AccessServePayload;
+  'record.erase': RecordErasePayload;
+  'gov.propose': GovProposePayload;
+  'gov.vote': GovVotePayload;
+  'org.rotateKey': OrgRotateKeyPayload;
 }
 
 export interface Tx<T extends TxType = TxType> {
@@ -201,10 +234,30 @@ export function validatePayload(type: TxType, payload: unknown): void {
         throw shapeError('payload', 'exactly one of consent or breakGlass');
       }
       return;
+    case TxType.AccessServe:
+      assertKeys(p, ['request', 'consent'], 'payload');
+      assertBytes(p.request, f('request'));
+      if ((p.request as Uint8Array).length > MAX_DOC_REQUEST_BYTES)
+        throw shapeError(f('request'), 'at most 1024 bytes');
+      nullable(p.consent, id(f('consent')));
+      return;
+    case TxType.RecordErase:
+      assertKeys(p, ['record'], 'payload');
+      id(f('record'))(p.record);
+      return;
     case TxType.Evidence:
       assertKeys(p, ['voteA', 'voteB'], 'payload');
       assertBytes(p.voteA, f('voteA'));
       assertBytes(p.voteB, f('voteB'));
+      return;
+    case TxType.GovPropose:
+      validateGovPropose(p);
+      return;
+    case TxType.GovVote:
+      validateGovVote(p);
+      return;
+    case TxType.OrgRotateKey:
+      validateOrgRotateKey(p);
       return;
   }
 }

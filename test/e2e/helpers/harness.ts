@@ -169,7 +169,7 @@ export interface Testnet {
 /** `medledger testnet init` then one `medledger start` process per node. */
 export async function startTestnet(
   validators: number,
-  opts: { faults?: boolean; extraArgs?: string[] } = {},
+  opts: { faults?: boolean; extraArgs?: string[]; env?: (index: number) => NodeJS.ProcessEnv } = {},
 ): Promise<Testnet> {
   const dir = tempDir('testnet');
   const args = [
@@ -189,7 +189,7 @@ export async function startTestnet(
     nodes: TestnetNodeInfo[];
   };
   const nodes = manifest.nodes.map((n) => new NodeProcess(n.name, n.home, n.api));
-  for (const n of nodes) n.start();
+  nodes.forEach((n, i) => n.start(opts.env?.(i) ?? {}));
   await Promise.all(nodes.map((n) => n.waitReady()));
   return {
     dir,

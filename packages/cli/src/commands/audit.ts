@@ -6,6 +6,7 @@ import { action, isoTime } from '../output.js';
 
 interface AuditOptions extends ChainOptions {
   patient: string;
+  fhir?: boolean;
   limit?: number;
   cursor?: string;
 }
@@ -22,9 +23,14 @@ export function registerAuditCommands(program: Command): void {
       .description("who read a patient's records, when, why and under which consent (or break-glass)")
       .requiredOption('--patient <id>', 'patient id')
       .option('--limit <n>', 'page size, 1-500', parseIntOption(1, 500))
-      .option('--cursor <cursor>', 'the "next" cursor of the previous page'),
+      .option('--cursor <cursor>', 'the "next" cursor of the previous page')
+      .option('--fhir', 'print a FHIR R4 Bundle of AuditEvent resources'),
   ).action(
     action<AuditOptions>(async (opts) => {
+      if (opts.fhir) {
+        const bundle = await chainClient(opts).auditFhir(opts.patient, { limit: opts.limit, cursor: opts.cursor });
+        return { json: bundle, text: JSON.stringify(bundle, null, 2) };
+      }
       const body = await chainClient(opts).audit(opts.patient, { limit: opts.limit, cursor: opts.cursor });
       const lines = body.events.map(eventLine);
       if (lines.length === 0) lines.push('no access events');

@@ -75,9 +75,14 @@ export function registerConsentCommands(program: Command): void {
     consents
       .command('list')
       .description("a patient's consents with their status")
-      .requiredOption('--patient <id>', 'patient id'),
+      .requiredOption('--patient <id>', 'patient id')
+      .option('--fhir', 'print a FHIR R4 Bundle of Consent resources'),
   ).action(
-    action<ChainOptions & { patient: string }>(async (opts) => {
+    action<ChainOptions & { patient: string; fhir?: boolean }>(async (opts) => {
+      if (opts.fhir) {
+        const bundle = await chainClient(opts).consentsFhir(opts.patient);
+        return { json: bundle, text: JSON.stringify(bundle, null, 2) };
+      }
       const body = await chainClient(opts).consents(opts.patient);
       const lines = body.consents.map(consentLine);
       return { json: body, text: lines.length ? lines.join('\n') : 'no consents' };

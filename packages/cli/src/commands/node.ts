@@ -4,8 +4,23 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { MedLedgerError } from '@medledger/types';
-import { MedLedgerNode, TESTNET_FILE, initNodeHome, initTestnet, type TestnetManifest } from '@medledger/node';
+import { writeFileSync } from 'node:fs';
+import { OrgKind } from '@medledger/types';
+import { CryptoErrorCode, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV } from '@medledger/crypto';
+import {
+  MedLedgerNode,
+  ORG_FILE,
+  TESTNET_FILE,
+  composeFile,
+  initMemberHome,
+  initNodeHome,
+  initTestnet,
+  testnetNodeName,
+  type InitializedNode,
+  type TestnetManifest,
+} from '@medledger/node';
 import { envPassphrase } from '../context.js';
+import { parseList } from '../options.js';
 import { action, warn } from '../output.js';
 
 const port = (v: string) => {
@@ -31,6 +46,15 @@ export function registerNodeCommands(program: Command): void {
     .option('--name <name>', 'node name', 'node0')
     .option('--org <id>', 'organisation id', 'hospital-0')
     .option('--org-name <name>', 'organisation name', 'Hospital 0')
+    .option('--kind <kind>', `organisation kind: ${Object.values(OrgKind).join('|')}`, 'hospital')
+    .option('--genesis <file>', 'join an existing consortium: its genesis file (the node syncs the chain from zero)')
+    .option('--peers <addrs>', 'with --genesis: multiaddrs of consortium nodes, comma-separated', parseList)
+    .option('--api-host <host>', 'address the HTTP API listens on')
+    .option('--p2p-host <host>', 'address libp2p listens on (and that peers dial)')
+    .option(
+      '--insecure-plain-keys',
+      `write the key files unencrypted (development only); otherwise ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV} is required`,
+    )
     .option('--json', 'print exactly one JSON object on stdout')
     .action(
       action<{
@@ -41,33 +65,68 @@ export function registerNodeCommands(program: Command): void {
         name: string;
         org: string;
         orgName: string;
+        kind: string;
+        genesis?: string;
+        peers?: string[];
+        apiHost?: string;
+        p2pHost?: string;
+        insecurePlainKeys?: boolean;
         json?: boolean;
       }>(async (o) => {
+        // Encrypted keys are the default: a plain key file on a production server is a key given away.
         const passphrase = envPassphrase();
-        if (!passphrase)
-          warn('no MEDLEDGER_KEY_PASSPHRASE(_FILE): key files are written unencrypted (development only)');
-        const made = initNodeHome({
+        if (!passphrase && !o.insecurePlainKeys) {
+          throw new MedLedgerError(
+            CryptoErrorCode.NO_PASSPHRASE,
+            `set ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV} to encrypt the keys, or pass --insecure-plain-keys (development only)`,
+          );
+        }
+        if (!passphrase) warn('--insecure-plain-keys: key files are written unencrypted (development only)');
+        if (!(Object.values(OrgKind) as string[]).includes(o.kind)) {
+          throw new MedLedgerError('USAGE', `--kind: one of ${Object.values(OrgKind).join('|')}`);
+        }
+        if (o.peers && !o.genesis) throw new MedLedgerError('USAGE', '--peers goes with --genesis (joining a network)');
+        const common = {
           home: o.home,
-          chainId: o.chainId,
           name: o.name,
           orgId: o.org,
           orgName: o.orgName,
           ...(o.apiPort !== undefined ? { apiPort: o.apiPort } : {}),
           ...(o.p2pPort !== undefined ? { p2pPort: o.p2pPort } : {}),
           ...(passphrase ? { passphrase } : {}),
-        });
+        };
+        let made: InitializedNode;
+        let chainId = o.chainId;
+        if (o.genesis) {
+          made = initMemberHome({
+            ...common,
+            genesisFile: o.genesis,
+            peers: o.peers ?? [],
+            kind: o.kind as OrgKind,
+            ...(o.apiHost ? { apiHost: o.apiHost } : {}),
+            ...(o.p2pHost ? { p2pHost: o.p2pHost } : {}),
+          });
+          chainId = (JSON.parse(readFileSync(o.genesis, 'utf8')) as { chainId: string }).chainId;
+        } else {
+          made = initNodeHome({ ...common, chainId: o.chainId });
+        }
         const json = {
           home: made.home,
-          chainId: o.chainId,
+          orgFile: join(made.home, 'config', ORG_FILE),
+          chainId,
           name: made.name,
           orgId: made.orgId,
           orgKey: made.orgKeyFile,
+          encKey: made.encKeyFile,
           peerId: made.peerId,
           validatorAddress: made.validatorAddress,
           api: made.api,
           p2p: made.p2p,
         };
-        return { json, text: `initialised ${made.home}\napi ${made.api}\np2p ${made.p2p}` };
+        const next = o.genesis
+          ? `\nhand ${json.orgFile} to the consortium: a member runs \`medledger member propose --org org.json\``
+          : '';
+        return { json, text: `initialised ${made.home}\napi ${made.api}\np2p ${made.p2p}${next}` };
       }),
     );
 
@@ -91,21 +150,50 @@ export function registerNodeCommands(program: Command): void {
     .option('--base-port <port>', 'node i: API on P + i, p2p on P + 100 + i', port, 26600)
     .option('--chain-id <id>', 'chain id', 'medledger-testnet')
     .option('--faults', 'enable the fault-injection endpoint (partition tests)')
+    .option('--hosts <list>', 'per node, the host the others dial (IPv4 or DNS name), comma-separated', parseList)
+    .option('--listen-host <host>', 'where every node listens (default: its own host)')
+    .option('--docker', 'for docker compose: hosts are the service names node0..nodeN-1, nodes listen on 0.0.0.0')
     .option('--json', 'print exactly one JSON object on stdout')
     .action(
-      action<{ validators: number; dir: string; basePort: number; chainId: string; faults?: boolean; json?: boolean }>(
-        async (o) => {
-          const manifest = initTestnet({
-            validators: o.validators,
-            dir: o.dir,
-            basePort: o.basePort,
-            chainId: o.chainId,
-            faults: !!o.faults,
-          });
-          return { json: manifest, text: manifest.nodes.map((n) => `${n.name}  ${n.api}  ${n.home}`).join('\n') };
-        },
-      ),
+      action<{
+        validators: number;
+        dir: string;
+        basePort: number;
+        chainId: string;
+        faults?: boolean;
+        hosts?: string[];
+        listenHost?: string;
+        docker?: boolean;
+        json?: boolean;
+      }>(async (o) => {
+        // Plain key files by design: a testnet is for development (ADR 0003); `init` encrypts.
+        const hosts = o.docker ? Array.from({ length: o.validators }, (_, i) => testnetNodeName(i)) : o.hosts;
+        const listenHost = o.docker ? '0.0.0.0' : o.listenHost;
+        const manifest = initTestnet({
+          validators: o.validators,
+          dir: o.dir,
+          basePort: o.basePort,
+          chainId: o.chainId,
+          faults: !!o.faults,
+          ...(hosts ? { hosts } : {}),
+          ...(listenHost ? { listenHost } : {}),
+        });
+        return { json: manifest, text: manifest.nodes.map((n) => `${n.name}  ${n.api}  ${n.home}`).join('\n') };
+      }),
     );
+  testnet
+    .command('compose')
+    .description('print the docker compose file of an N-validator testnet (testnet/docker-compose.yml is its output)')
+    .option('--validators <n>', 'number of validators', positive, 4)
+    .option('--base-port <port>', 'node i: API on P + i (published on 127.0.0.1), p2p on P + 100 + i', port, 26600)
+    .option('--chain-id <id>', 'chain id', 'medledger-testnet')
+    .option('--image <name>', 'image name', 'medledger:local')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(async (o: { validators: number; basePort: number; chainId: string; image: string; out?: string }) => {
+      const yaml = composeFile({ validators: o.validators, basePort: o.basePort, chainId: o.chainId, image: o.image });
+      if (o.out) writeFileSync(o.out, yaml);
+      else process.stdout.write(yaml);
+    });
   testnet
     .command('start')
     .description('run every node of a testnet as its own process; Ctrl-C stops them all')

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createRecordAnchorPayload, parseTime, type RecordJson } from '@medledger/client';
-import { MedLedgerError, toHex, TxType } from '@medledger/types';
-import { chainClient, signingAccount } from '../context.js';
+import { createRecordAnchorPayload, DocumentClient, parseTime, type RecordJson } from '@medledger/client';
+import { MAX_BREAK_GLASS_REASON, MedLedgerError } from '@medledger/types';
+import { chainClient, loadEncKey, signingAccount } from '../context.js';
 import { CliErrorCode } from '../errors.js';
 import {
   parseIntOption,
@@ -21,6 +20,14 @@ interface AddOptions extends SigningOptions {
   previous?: string;
 }
 
+interface GetOptions extends SigningOptions {
+  id: string;
+  purpose: string;
+  breakGlass?: string;
+  out: string;
+  encKey?: string;
+}
+
 interface ListOptions extends ChainOptions {
   patient: string;
   type?: string;
@@ -31,23 +38,26 @@ interface ListOptions extends ChainOptions {
   cursor?: string;
 }
 
-/**
- * sha256 and size of a file, streamed so a large document (imaging) never sits in memory. The
- * content is only hashed: it is never printed, logged or sent.
- */
-async function hashFile(path: string): Promise<{ contentHash: Uint8Array; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
+/** The document's bytes. They are encrypted here and never printed, logged or sent in the clear. */
+async function readDocument(path: string): Promise<Uint8Array> {
   try {
-    for await (const chunk of createReadStream(path)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
+    return new Uint8Array(await readFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new MedLedgerError(CliErrorCode.FILE_UNREADABLE, `cannot read ${path}: ${code}`, { file: path });
   }
-  return { contentHash: new Uint8Array(hash.digest()), size };
+}
+
+/** Written next to the target and renamed, owner-only: a half-written or world-readable copy never exists. */
+async function writeDocument(path: string, content: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, content, { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new MedLedgerError(CliErrorCode.FILE_UNREADABLE, `cannot write ${path}: ${code}`, { file: path });
+  }
 }
 
 function recordLine(r: RecordJson): string {
@@ -60,28 +70,75 @@ export function registerRecordCommands(program: Command): void {
   withSigningOptions(
     record
       .command('add')
-      .description("anchor a document's sha256 and size (the document stays here) and wait for the commit")
+      .description(
+        'encrypt a document (fresh data key, wrapped for the author organisation and the patient), anchor the ' +
+          "ciphertext's sha256 and size, wait for the commit, and upload the ciphertext to this node",
+      )
       .requiredOption('--patient <id>', 'patient id')
       .requiredOption('--type <type>', 'FHIR resource type, e.g. Observation')
-      .requiredOption('--file <doc>', 'the document; only its hash and size go on chain')
+      .requiredOption('--file <doc>', 'the document (FHIR JSON or any bytes); it leaves this process only encrypted')
       .option('--previous <id>', 'the record this version amends'),
   ).action(
     action<AddOptions>(async (opts) => {
-      // The payload is built and checked before the node is contacted, so bad input costs no request.
-      const { contentHash, size } = await hashFile(opts.file);
-      const payload = createRecordAnchorPayload({
-        patient: opts.patient,
-        resourceType: opts.type,
-        contentHash,
-        size,
-        previous: opts.previous ?? null,
-      });
+      // Checked before the key is read or the node contacted, so bad input costs no request.
+      const check = { patient: opts.patient, resourceType: opts.type, previous: opts.previous ?? null };
+      createRecordAnchorPayload({ ...check, contentHash: new Uint8Array(32), size: 0 });
+      const content = await readDocument(opts.file);
       const account = await signingAccount(opts);
-      const r = await account.send(TxType.RecordAnchor, payload, { wait: 'commit' });
-      const hashHex = toHex(contentHash);
+      const docs = new DocumentClient({ client: chainClient(opts), account });
+      const r = await docs.write({ ...check, content });
+      content.fill(0);
       return {
-        json: { record: payload.record, tx: r.hash, height: r.height, contentHash: hashHex, size },
-        text: `anchored record ${payload.record} (sha256 ${hashHex}, ${size} bytes; tx ${r.hash}, height ${r.height})`,
+        json: { record: r.record, tx: r.tx, height: r.height, contentHash: r.contentHash, size: r.size },
+        text: `added record ${r.record}: encrypted, anchored (sha256 ${r.contentHash}, ${r.size} bytes; tx ${r.tx}, height ${r.height}) and uploaded`,
+      };
+    }),
+  );
+
+  withSigningOptions(
+    record
+      .command('get')
+      .description(
+        "fetch a record's document through this node from its holder (which checks consent and logs the " +
+          "access on chain), check it against the anchored hash, decrypt it with the organisation's enc key",
+      )
+      .requiredOption('--id <id>', 'record id')
+      .requiredOption('--purpose <purpose>', 'purpose of use: treatment, research, emergency, ...')
+      .option(
+        '--break-glass <reason>',
+        'emergency access without consent: the reason, recorded and shown to the patient',
+      )
+      .requiredOption('--out <file>', 'where to write the document (mode 0600)')
+      .option('--enc-key <file>', "the organisation's x25519 key file (default with --home: <home>/keys/enc.key)"),
+  ).action(
+    action<GetOptions>(async (opts) => {
+      if (
+        opts.breakGlass !== undefined &&
+        (opts.breakGlass.trim() === '' || opts.breakGlass.length > MAX_BREAK_GLASS_REASON)
+      ) {
+        throw new MedLedgerError(
+          CliErrorCode.USAGE,
+          `--break-glass needs a reason of 1 to ${MAX_BREAK_GLASS_REASON} characters`,
+        );
+      }
+      const encKey = loadEncKey(opts);
+      const account = await signingAccount(opts);
+      const docs = new DocumentClient({ client: chainClient(opts), account, encKey });
+      const r = await docs.read({ record: opts.id, purpose: opts.purpose, breakGlass: opts.breakGlass ?? null });
+      await writeDocument(opts.out, r.content);
+      const size = r.content.length;
+      r.content.fill(0);
+      const basis = r.breakGlass !== null ? 'BREAK-GLASS (flagged in the audit trail)' : `consent ${r.consent}`;
+      return {
+        json: {
+          record: opts.id,
+          out: opts.out,
+          size,
+          accessTx: r.accessTx,
+          consent: r.consent,
+          breakGlass: r.breakGlass,
+        },
+        text: `wrote ${size} bytes of record ${opts.id} to ${opts.out} (${basis}; access tx ${r.accessTx})`,
       };
     }),
   );

@@ -9,6 +9,9 @@ import { NodeErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { blockToJson, toJsonValue, txToJson } from './json.js';
+import { DOC_HTTP_STATUS } from '../docs/errors.js';
+import { auditBundle, consentsBundle, orgNames } from '../fhir/index.js';
+import { registerGovernanceRoutes } from './governance.js';
 
 export interface NodeStatus {
   chainId: string;
@@ -30,7 +33,8 @@ export interface ApiContext {
   status(): NodeStatus;
   blocks: BlockStore;
   queries: StateQueries;
-  validators(): { height: number; validators: Validator[] };
+  /** The set of the next height, each validator with its activity as this node saw it. */
+  validators(): { height: number; validators: Validator[]; [more: string]: unknown };
   /** Checks a tx into the mempool and gossips it; throws MedLedgerError on refusal. */
   submitTx(bytes: Uint8Array): { hash: string };
   /** Resolves when the tx is committed. */
@@ -52,7 +56,10 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.TxFailed]: 422,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  ...DOC_HTTP_STATUS,
 };
+/** `?format=fhir` answers with FHIR R4 resources in a Bundle instead of the JSON lists. */
+const FORMAT = { type: 'string', enum: ['json', 'fhir'] } as const;
 
 const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const HASH = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
@@ -96,10 +103,11 @@ export function createApiServer(
     return ctx.registry.metrics();
   });
   app.get('/validators', async () => {
-    const { height, validators } = ctx.validators();
-    return { height, validators: validators.map((v) => toJsonValue(v)) };
+    const { validators, ...rest } = ctx.validators();
+    return { ...rest, validators: validators.map((v) => toJsonValue(v)) };
   });
   app.get('/orgs', async () => ({ orgs: await ctx.queries.orgs() }));
+  registerGovernanceRoutes(app, ctx);
 
   const blockJson = (height: number) => {
     const stored = ctx.blocks.getBlock(height);
@@ -230,13 +238,25 @@ export function createApiServer(
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { format?: 'json' | 'fhir' } }>(
     '/patients/:id/consents',
-    { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } },
-    async (req) => ({ consents: await ctx.queries.consentsByPatient(req.params.id, ctx.latestTime()) }),
+    {
+      schema: {
+        params: { type: 'object', properties: { id: ID }, required: ['id'] },
+        querystring: { type: 'object', properties: { format: FORMAT }, additionalProperties: false },
+      },
+    },
+    async (req) => {
+      const consents = await ctx.queries.consentsByPatient(req.params.id, ctx.latestTime());
+      if (req.query.format !== 'fhir') return { consents };
+      return consentsBundle(consents, await orgNames(ctx.queries), ctx.latestTime());
+    },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string } }>(
+  app.get<{
+    Params: { id: string };
+    Querystring: { limit?: number; cursor?: string; format?: 'json' | 'fhir' };
+  }>(
     '/patients/:id/audit',
     {
       schema: {
@@ -246,14 +266,27 @@ export function createApiServer(
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: 500 },
             cursor: { type: 'string', maxLength: 512 },
+            format: FORMAT,
           },
           additionalProperties: false,
         },
       },
     },
     async (req) => {
-      const page = await ctx.queries.accessByPatient(req.params.id, req.query);
-      return { events: page.items, next: page.next };
+      const { limit, cursor, format } = req.query;
+      const page = await ctx.queries.accessByPatient(req.params.id, { limit, cursor });
+      if (format !== 'fhir') return { events: page.items, next: page.next };
+      const next = new URLSearchParams({
+        format: 'fhir',
+        cursor: page.next ?? '',
+        ...(limit ? { limit: String(limit) } : {}),
+      });
+      return auditBundle(page.items, {
+        chainId: ctx.status().chainId,
+        names: await orgNames(ctx.queries),
+        time: ctx.latestTime(),
+        ...(page.next ? { nextUrl: `/patients/${req.params.id}/audit?${next}` } : {}),
+      });
     },
   );
 

@@ -8,6 +8,8 @@ export interface HomeLayout {
   nodeConfig: string;
   orgKey: string;
   nodeKey: string;
+  /** The organisation's x25519 document-encryption key (ADR 0006). */
+  encKey: string;
   data: string;
   db: string;
   lastSignState: string;
@@ -23,6 +25,7 @@ export function homeLayout(home: string): HomeLayout {
     nodeConfig: join(home, 'config', 'node.json'),
     orgKey: join(home, 'keys', 'org.key'),
     nodeKey: join(home, 'keys', 'node.key'),
+    encKey: join(home, 'keys', 'enc.key'),
     data: join(home, 'data'),
     db: join(home, 'data', 'ledger'),
     lastSignState: join(home, 'data', 'last_sign_state.json'),

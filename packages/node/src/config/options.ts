@@ -8,7 +8,10 @@ export interface NodeConfig {
   p2p: { host: string; port: number; bootstrap: string[] };
   mempool: MempoolOptions;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
-  /** Enables POST /debug/faults (partition tests). Never on in production. */
+  /**
+   * Test networks only, never on in production: enables POST /debug/faults (partition tests)
+   * and allows the byzantine test fault MEDLEDGER_BYZANTINE=equivocate (consensus/byzantine.ts).
+   */
   faults: boolean;
 }
 

@@ -19,6 +19,7 @@ import type { Mempool } from '../mempool/mempool.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
+import type { Equivocator } from './byzantine.js';
 import { decodeConsensusMessage, encodeProposalMessage, encodeVoteMessage, type ConsensusMessage } from './messages.js';
 
 export interface ConsensusDriverModules {
@@ -37,6 +38,8 @@ export interface ConsensusDriverModules {
   catchUp: (reason: string) => Promise<void>;
   onCommit: (committed: CommittedBlock) => void;
   onEvidence: (voteA: Vote, voteB: Vote) => void;
+  /** TEST FAULT (byzantine.ts): set only on a test network told to equivocate. */
+  equivocator?: Equivocator | null;
 }
 
 /** Per-validator liveness numbers for the operator view. */
@@ -44,9 +47,32 @@ export interface ValidatorActivity {
   lastProposedHeight: number;
   lastSignedHeight: number;
   missedProposals: number;
+  /** Heights of a set it was in for which this node received none of its votes (judged one height late). */
+  missedBlocks: number;
 }
 
 const MAX_FUTURE_PROPOSALS = 32;
+/** Tick of the resend check (see #resendTick). */
+const RESEND_TICK_MS = 500;
+/** Ticks without progress at a height before this node's own messages are sent again. */
+const STALL_TICKS = 2;
+/** Own messages of one height resent per tick: the latest ones (3 per round at most). */
+const MAX_RESEND = 32;
+
+/** A message this node signed at the current height, kept to be sent again if the height stalls. */
+type OwnMessage = { kind: 'proposal'; proposal: Proposal; blockBytes: Uint8Array } | { kind: 'vote'; vote: Vote };
+
+/** Identifies a signed message: a resent copy has other bytes but the same key. */
+function messageKey(msg: OwnMessage | ConsensusMessage): string {
+  if (msg.kind === 'vote') {
+    const v = msg.vote;
+    return `v|${v.type}|${v.round}|${toHex(v.validator)}|${v.blockHash ? toHex(v.blockHash) : 'nil'}`;
+  }
+  const p = msg.proposal;
+  return `p|${p.round}|${p.polRound}|${toHex(p.proposer)}|${toHex(p.blockHash)}`;
+}
+/** Votes for h + 1 from validators that join the set at h + 1 (the engine keeps only current members'). */
+const MAX_FUTURE_VOTES = 256;
 
 /**
  * Runs the pure consensus engine: verifies and feeds it messages, carries out the actions it
@@ -65,9 +91,24 @@ export class ConsensusDriver {
   /** Blocks of proposals seen at the current height, by hash. */
   #blocks = new Map<string, Block>();
   #futureProposals: ConsensusMessage[] = [];
+  #futureVotes: ConsensusMessage[] = [];
   #validators: Validator[] = [];
   readonly activity = new Map<string, ValidatorActivity>();
+  /** Per height this node ran consensus for (the current and the previous), who sent a vote for it. */
+  #votedAt = new Map<number, Set<string>>();
+  #names = new Map<string, string>();
   #topic: string;
+  /** This node's signed messages of the current height, by key, in signing order. */
+  #own = new Map<string, OwnMessage>();
+  /** Keys of the current height's messages already handled: a resent copy is handled once. */
+  #seen = new Set<string>();
+  /** Messages handled at the current height; with round and step, what the stall check compares. */
+  #handled = 0;
+  #lastProgress = '';
+  #stallTicks = 0;
+  #lastPeers = new Set<string>();
+  #peerJoined = false;
+  #resendTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: { topic: string },
@@ -98,10 +139,13 @@ export class ConsensusDriver {
       if (this.#startTimer) this.#enqueue(async () => this.#startHeightNow());
     });
     await this.#enqueue(() => this.#catchUpThenEnter('startup', true));
+    this.#resendTimer = setInterval(() => void this.#enqueue(() => this.#resendTick()), RESEND_TICK_MS);
+    this.#resendTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#resendTimer) clearInterval(this.#resendTimer);
     this.#clearTimers();
     await this.#queue.catch(() => undefined);
   }
@@ -145,7 +189,21 @@ export class ConsensusDriver {
     this.#height = height;
     this.#started = false;
     this.#blocks.clear();
+    this.#own.clear();
+    this.#seen.clear();
+    this.#handled = 0;
     this.#validators = this.m.chain.validatorsAt(height);
+    this.#votedAt.set(height, new Set());
+    for (const h of this.#votedAt.keys()) if (h < height - 1) this.#votedAt.delete(h);
+    this.m.metrics.validators.set(this.#validators.length);
+    // Every validator's missed-blocks series exists from the start (0 until it misses one).
+    for (const v of this.#validators) {
+      this.m.metrics.validatorMissedBlocks.inc({ validator: toHex(v.address), name: v.name }, 0);
+    }
+    this.m.metrics.isValidator.set(this.isValidator() ? 1 : 0);
+    // One missed-proposals series per validator from the start (0 until it misses a turn), so
+    // dashboards and alerts see every validator, not only those that already missed.
+    for (const v of this.#validators) this.m.metrics.proposalsMissed.inc({ validator: toHex(v.address) }, 0);
     const walEntries: Uint8Array[] = [];
     if (replayWal) for await (const e of this.m.wal.entries(height)) walEntries.push(e);
     const wait = walEntries.length > 0 || this.m.mempool.size > 0 || height === 1 ? 0 : this.#emptyBlockDelay();
@@ -187,6 +245,9 @@ export class ConsensusDriver {
     const future = this.#futureProposals.filter((f) => f.kind === 'proposal' && f.proposal.height === this.#height);
     this.#futureProposals = [];
     for (const msg of future) await this.#onMessage(msg, null, false);
+    const votes = this.#futureVotes.filter((f) => f.kind === 'vote' && f.vote.height === this.#height);
+    this.#futureVotes = [];
+    for (const msg of votes) await this.#onMessage(msg, null, false);
   }
 
   #isValidator(address: Uint8Array): boolean {
@@ -232,6 +293,8 @@ export class ConsensusDriver {
 
   async #onMessage(msg: ConsensusMessage, raw: Uint8Array | null, fromWal: boolean): Promise<void> {
     const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.height;
+    // A late vote for the previous height still tells the operator view that its validator is live.
+    if (msg.kind === 'vote' && height === this.#height - 1) this.#noteSigned(msg.vote.validator, height);
     if (height < this.#height) return;
     if (height > this.#height) {
       if (
@@ -241,10 +304,20 @@ export class ConsensusDriver {
       ) {
         this.#futureProposals.push(msg);
       } else if (msg.kind === 'vote') {
-        await this.#dispatch(this.m.engine.onVote(msg.vote));
+        const joining = height === this.#height + 1 && !this.#isValidator(msg.vote.validator);
+        if (!joining) await this.#dispatch(this.m.engine.onVote(msg.vote));
+        // The engine would drop it (not in this height's set): keep it for the next height.
+        else if (this.#futureVotes.length < MAX_FUTURE_VOTES) this.#futureVotes.push(msg);
       }
       return;
     }
+    // A resent copy of a message already handled: nothing new for the engine or the WAL.
+    const key = messageKey(msg);
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#handled++;
+    // Our own messages from before a restart (replayed from the WAL) are resent like new ones.
+    if (fromWal && this.#isOwn(msg)) this.#own.set(key, msg);
     // A peer already works on this height: do not wait out the empty-block pacing.
     if (!this.#started) await this.#startHeightNow();
     if (raw && !fromWal) await this.m.wal.append(height, raw);
@@ -329,6 +402,7 @@ export class ConsensusDriver {
     const message = encodeProposalMessage(proposal, blockBytes);
     await this.m.wal.append(a.height, message, { sync: true });
     this.#publish(message);
+    this.#keepOwn({ kind: 'proposal', proposal, blockBytes });
     this.#noteProposed(signer.address, a.height);
     return this.m.engine.onProposal(proposal, true);
   }
@@ -344,8 +418,64 @@ export class ConsensusDriver {
     const message = encodeVoteMessage(vote);
     await this.m.wal.append(a.height, message, { sync: true });
     this.#publish(message);
+    this.#keepOwn({ kind: 'vote', vote });
+    // TEST FAULT (byzantine.ts): a conflicting vote for the same step, never fed to our engine.
+    if (this.m.equivocator) this.#publish(encodeVoteMessage(this.m.equivocator.conflictingVote(vote)));
     this.#noteSigned(vote.validator, a.height);
     return this.m.engine.onVote(vote);
+  }
+
+  #keepOwn(msg: OwnMessage): void {
+    const key = messageKey(msg);
+    this.#seen.add(key);
+    this.#own.set(key, msg);
+  }
+
+  #isOwn(msg: ConsensusMessage): boolean {
+    const self = this.m.signer?.address;
+    if (!self) return false;
+    return bytesEqual(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.proposer, self);
+  }
+
+  /**
+   * Liveness under message loss. Gossipsub delivers a message once, to the peers connected at
+   * that moment, while Tendermint assumes every message of a correct validator arrives in the
+   * end. A validator that was down, frozen or partitioned misses votes nobody sends again; and
+   * with the 2f+1 it takes waiting for each other's lost prevotes (no timeout fires below 2f+1
+   * votes of a round), the network stalled for good after the fault healed (seen in the e2e
+   * halt and partition tests). So this node publishes its own signed messages of the current
+   * height again when nothing moved at the height for STALL_TICKS ticks, and once a tick after
+   * a peer connects (it missed them; the tick's delay lets it subscribe first). A resend tag
+   * keeps gossip from dropping them as already seen. Only messages already signed go out again:
+   * the double-sign guard is not involved and safety is unchanged.
+   */
+  #resendTick(): void {
+    const peers = new Set(this.m.network.connectedPeers().map((p) => p.peerId));
+    const forNewPeer = this.#peerJoined;
+    this.#peerJoined = [...peers].some((p) => !this.#lastPeers.has(p));
+    this.#lastPeers = peers;
+    if (!this.#started || this.#syncing || this.#own.size === 0) {
+      this.#lastProgress = '';
+      this.#stallTicks = 0;
+      return;
+    }
+    const progress = `${this.#height}|${this.m.engine.round}|${this.m.engine.step}|${this.#handled}`;
+    this.#stallTicks = progress === this.#lastProgress ? this.#stallTicks + 1 : 0;
+    this.#lastProgress = progress;
+    if (this.#stallTicks < STALL_TICKS && !forNewPeer) return;
+    this.#stallTicks = 0;
+    const tag = this.m.now();
+    const own = [...this.#own.values()].slice(-MAX_RESEND);
+    for (const o of own) {
+      this.#publish(
+        o.kind === 'vote' ? encodeVoteMessage(o.vote, tag) : encodeProposalMessage(o.proposal, o.blockBytes, tag),
+      );
+    }
+    this.m.metrics.consensusResent.inc(own.length);
+    this.m.logger.debug(
+      { height: this.#height, round: this.m.engine.round, messages: own.length, forNewPeer },
+      'resent own consensus messages',
+    );
   }
 
   #publish(message: Uint8Array): void {
@@ -359,11 +489,54 @@ export class ConsensusDriver {
       this.#timers.delete(timer);
       this.#enqueue(async () => {
         if (height !== this.#height) return;
-        if (step === 'propose' || round > 0) this.m.logger.info({ height, round, step }, 'round timeout');
+        this.#explainTimeout(step, height, round);
         await this.#dispatch(this.m.engine.onTimeout(step, height, round));
       });
     }, ms);
     this.#timers.add(timer);
+  }
+
+  /**
+   * A timeout that moves consensus on without a decision is logged at info with the validators
+   * whose proposal, prevotes or precommits this node is missing: the first thing an operator
+   * needs to see when a network stalls. Timeouts of steps already passed are not logged.
+   */
+  #explainTimeout(step: Step, height: number, round: number): void {
+    const e = this.m.engine;
+    if (round !== e.round) return;
+    if ((step === 'propose' && e.step !== 'propose') || (step === 'prevote' && e.step !== 'prevote')) return;
+    this.m.metrics.roundTimeouts.inc({ step });
+    const voters = e.roundVoters?.(round);
+    const name = (hex: string) => this.#validators.find((v) => toHex(v.address) === hex)?.name ?? hex;
+    const missing = (have: string[] | undefined) =>
+      have === undefined ? undefined : this.#validators.map((v) => toHex(v.address)).filter((a) => !have.includes(a));
+    const proposer = toHex(
+      proposerFor(
+        this.#validators.map((v) => v.address),
+        height,
+        round,
+      ),
+    );
+    const prevotes = missing(voters?.prevotes);
+    const precommits = missing(voters?.precommits);
+    const waitingFor =
+      step === 'propose'
+        ? `the proposal of ${name(proposer)}`
+        : step === 'prevote'
+          ? `prevotes from ${(prevotes ?? []).map(name).join(', ') || 'nobody: all are in, split between values (no polka)'}`
+          : `precommits from ${(precommits ?? []).map(name).join(', ') || 'nobody: all are in, split between nil and a block'}`;
+    this.m.logger.info(
+      {
+        height,
+        round,
+        step,
+        proposer: name(proposer),
+        proposalSeen: voters?.proposal,
+        missingPrevotes: prevotes?.map(name),
+        missingPrecommits: precommits?.map(name),
+      },
+      `round timeout: waited for ${waitingFor}`,
+    );
   }
 
   #clearTimers(): void {
@@ -398,6 +571,7 @@ export class ConsensusDriver {
       'committed block',
     );
     this.m.onCommit(committed);
+    this.#recordMissed(height - 1);
     await this.#enterHeight(height + 1, false);
   }
 
@@ -417,20 +591,56 @@ export class ConsensusDriver {
     this.#noteProposed(proposerFor(addresses, height, round), height);
   }
 
+  /**
+   * Missed blocks of height h, judged once h + 1 is decided so that late votes for h still
+   * count: a validator of h's set with no vote for h at this node missed it. Heights this node
+   * only synced are not judged (it saw none of their votes).
+   */
+  #recordMissed(height: number): void {
+    const voted = this.#votedAt.get(height);
+    if (!voted || height < 1) return;
+    for (const v of this.m.chain.validatorsAt(height)) {
+      const address = toHex(v.address);
+      if (voted.has(address)) continue;
+      this.#activityOf(address).missedBlocks++;
+      this.m.metrics.validatorMissedBlocks.inc({ validator: address, name: v.name });
+    }
+    this.#votedAt.delete(height);
+  }
+
   #activityOf(address: string): ValidatorActivity {
     let a = this.activity.get(address);
-    if (!a) this.activity.set(address, (a = { lastProposedHeight: 0, lastSignedHeight: 0, missedProposals: 0 }));
+    if (!a) {
+      a = { lastProposedHeight: 0, lastSignedHeight: 0, missedProposals: 0, missedBlocks: 0 };
+      this.activity.set(address, a);
+    }
     return a;
   }
 
   #noteProposed(address: Uint8Array, height: number): void {
-    const a = this.#activityOf(toHex(address));
+    const hex = toHex(address);
+    const a = this.#activityOf(hex);
     a.lastProposedHeight = Math.max(a.lastProposedHeight, height);
+    this.m.metrics.validatorLastProposedHeight.set({ validator: hex, name: this.#nameOf(hex) }, a.lastProposedHeight);
   }
 
   #noteSigned(address: Uint8Array, height: number): void {
-    const a = this.#activityOf(toHex(address));
-    a.lastSignedHeight = Math.max(a.lastSignedHeight, height);
+    const hex = toHex(address);
+    this.#votedAt.get(height)?.add(hex);
+    const a = this.#activityOf(hex);
+    if (height <= a.lastSignedHeight) return;
+    a.lastSignedHeight = height;
+    this.m.metrics.validatorLastSignedHeight.set({ validator: hex, name: this.#nameOf(hex) }, height);
+  }
+
+  /** A validator's name for metric labels; names never change, so they are kept once seen. */
+  #nameOf(hex: string): string {
+    if (!this.#names.has(hex)) {
+      for (const v of [...this.#validators, ...this.m.chain.validatorsAt(this.m.chain.height + 1)]) {
+        this.#names.set(toHex(v.address), v.name);
+      }
+    }
+    return this.#names.get(hex) ?? '';
   }
 
   /** True while this node is a member of the current validator set. */

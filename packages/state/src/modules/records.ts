@@ -5,6 +5,7 @@ import { fail, ok, type StateReader, type TxHandler } from '../context.js';
 import { KeyRole, decodeRecord, encodeEntry, type RecordEntry } from '../entities.js';
 import {
   idBytes,
+  patientKey,
   recordKey,
   recordsByAuthorPrefix,
   recordsByAuthorTypePrefix,
@@ -13,7 +14,6 @@ import {
   recordsByTypePrefix,
   successorKey,
 } from '../keys.js';
-import { readPatient } from './patients.js';
 
 /**
  * Records: an anchored document version. An amendment is a new record that names the version
@@ -27,7 +27,8 @@ export const anchorRecord: TxHandler<'record.anchor'> = (ctx, p: RecordAnchorPay
   if (ctx.signer?.role !== KeyRole.Org)
     return fail(TxCode.Unauthorized, 'records are anchored with an organisation key');
   const author = ctx.signer.org;
-  if (!readPatient(ctx.store, p.patient)) return fail(TxCode.NotFound, 'patient not found');
+  // Existence only: a point read without decoding the patient entry.
+  if (!ctx.store.has(patientKey(p.patient))) return fail(TxCode.NotFound, 'patient not found');
   const key = recordKey(p.record);
   if (ctx.store.has(key)) return fail(TxCode.AlreadyExists, 'record id already used');
 

@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { fromHex, MAX_DOC_REQUEST_BYTES, toHex } from '@medledger/types';
+import type { DocUploadBody } from './interface.js';
+import { uploadBodyLimit } from './options.js';
+import type { DocumentService } from './service.js';
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+const HEX = (maxBytes: number) => ({ type: 'string', pattern: '^([0-9a-f]{2})*$', maxLength: maxBytes * 2 }) as const;
+const params = { type: 'object', properties: { id: ID }, required: ['id'] } as const;
+
+/**
+ * The document endpoints (docs/API.md, ADR 0006). Registered on the node's API server, whose
+ * error handler turns the service's MedLedgerErrors into `{error: {code, message}}` answers.
+ */
+export function registerDocumentRoutes(app: FastifyInstance, docs: DocumentService): void {
+  app.put<{ Params: { id: string }; Body: DocUploadBody }>(
+    '/records/:id/document',
+    {
+      bodyLimit: uploadBodyLimit(docs.options),
+      schema: {
+        params,
+        body: {
+          type: 'object',
+          properties: {
+            ciphertext: HEX(docs.options.maxDocumentBytes),
+            authorKey: HEX(256),
+            patientKey: { anyOf: [HEX(256), { type: 'null' }] },
+            time: { type: 'integer', minimum: 0 },
+            from: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            signature: { type: 'string', pattern: '^[0-9a-f]{128}$' },
+          },
+          required: ['ciphertext', 'authorKey', 'patientKey', 'time', 'from', 'signature'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const result = await docs.upload(req.params.id, req.body);
+      return reply.status(result.stored ? 201 : 200).send(result);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/records/:id/document', { schema: { params } }, async (req) =>
+    docs.status(req.params.id),
+  );
+
+  app.post<{ Params: { id: string }; Body: { request: string } }>(
+    '/records/:id/document/fetch',
+    {
+      schema: {
+        params,
+        body: {
+          type: 'object',
+          properties: { request: HEX(MAX_DOC_REQUEST_BYTES) },
+          required: ['request'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const doc = await docs.fetch(req.params.id, fromHex(req.body.request, 'request'));
+      return {
+        record: doc.record,
+        contentHash: doc.contentHash,
+        ciphertext: toHex(doc.ciphertext),
+        wrappedKey: toHex(doc.wrappedKey),
+        consent: doc.consent,
+        breakGlass: doc.breakGlass,
+        accessTx: doc.accessTx,
+        holder: doc.holder,
+      };
+    },
+  );
+}

@@ -1,0 +1,91 @@
+import { sha256, verifyDocRequest } from '@medledger/crypto';
+import { decodeDocRequest, docRequestFresh, type AccessServePayload, type DocRequest } from '@medledger/types';
+import { TxCode, type TxResult } from '../interface.js';
+import { fail, ok, type ExecContext, type TxHandler } from '../context.js';
+import { KeyRole, encodeEntry, type AccessEventEntry, type RecordEntry } from '../entities.js';
+import { accessEventKey, eventId, servedRequestKey } from '../keys.js';
+import { accessIndexKeys } from './access.js';
+import { ConsentStatus, consentStatus, readConsent } from './consent.js';
+import { readErasure } from './erasure.js';
+import { readRecord } from './records.js';
+import { readKeyOwner } from './registry.js';
+
+/**
+ * `access.serve` (ADR 0006): the holder of a document (a node of the record's author
+ * organisation, signing with its node key) records that it is serving the document to the
+ * organisation whose org key signed the request. The request rides in the tx, so the event is
+ * attributable to the reader and cannot be invented by the holder; consent is judged again at
+ * this block's time, so a revocation committed first wins. Each request is served once.
+ */
+const EMPTY = new Uint8Array(0);
+
+export const serveAccess: TxHandler<'access.serve'> = (ctx, p: AccessServePayload) => {
+  if (ctx.signer?.role !== KeyRole.Node) return fail(TxCode.Unauthorized, 'documents are served with a node key');
+  let request: DocRequest;
+  try {
+    request = decodeDocRequest(p.request);
+  } catch {
+    return fail(TxCode.Invalid, 'document request does not decode');
+  }
+  if (request.chainId !== ctx.chainId) return fail(TxCode.Invalid, 'document request is for another chain');
+  if (!verifyDocRequest(request)) return fail(TxCode.Unauthorized, 'document request signature does not verify');
+  const reader = readKeyOwner(ctx.store, request.from);
+  if (reader?.role !== KeyRole.Org) return fail(TxCode.Unauthorized, 'document request is not signed by an org key');
+  const record = readRecord(ctx.store, request.record);
+  if (!record) return fail(TxCode.NotFound, 'record not found');
+  if (record.author !== ctx.signer.org) {
+    return fail(TxCode.Unauthorized, 'only a node of the author organisation serves its documents');
+  }
+  if (readErasure(ctx.store, record.id)) return fail(TxCode.Invalid, 'record was erased');
+  if (!docRequestFresh(request.time, ctx.time)) return fail(TxCode.Expired, 'document request is stale');
+  const served = servedRequestKey(sha256(p.request));
+  if (ctx.store.has(served)) return fail(TxCode.AlreadyExists, 'document request was already served');
+
+  if (request.breakGlass !== null) {
+    if (p.consent !== null) return fail(TxCode.Invalid, 'a break-glass access names no consent');
+  } else {
+    if (p.consent === null) return fail(TxCode.Invalid, 'a consented access names its consent');
+    const refused = checkConsent(ctx, p.consent, reader.org, record, request.purpose);
+    if (refused) return refused;
+  }
+
+  const entry: AccessEventEntry = {
+    record: record.id,
+    patient: record.patient,
+    accessor: reader.org,
+    purpose: request.purpose,
+    consent: p.consent,
+    breakGlass: request.breakGlass,
+    time: ctx.time,
+    height: ctx.height,
+    index: ctx.txIndex,
+    tx: ctx.txHash,
+  };
+  const id = eventId(ctx.height, ctx.txIndex);
+  ctx.store.put(accessEventKey(id), encodeEntry(entry));
+  for (const key of accessIndexKeys(entry, id)) ctx.store.put(key, EMPTY);
+  ctx.store.put(served, EMPTY);
+  return ok();
+};
+
+/** The same rules as `access.log`: grantee, patient, purpose, active at block time, scope. */
+function checkConsent(
+  ctx: ExecContext,
+  consentId: string,
+  accessor: string,
+  record: RecordEntry,
+  purpose: string,
+): TxResult | undefined {
+  const consent = readConsent(ctx.store, consentId);
+  if (!consent) return fail(TxCode.NotFound, 'consent not found');
+  if (consent.grantee !== accessor) return fail(TxCode.Unauthorized, 'consent was granted to another organisation');
+  if (consent.patient !== record.patient) return fail(TxCode.Unauthorized, 'consent is for another patient');
+  if (consent.purpose !== purpose) return fail(TxCode.Unauthorized, 'consent is for another purpose');
+  const status = consentStatus(consent, ctx.time);
+  if (status === ConsentStatus.Revoked) return fail(TxCode.Unauthorized, 'consent was revoked');
+  if (status === ConsentStatus.Expired) return fail(TxCode.Expired, 'consent has expired');
+  if (!consent.scope.types.includes(record.resourceType) && !consent.scope.records.includes(record.id)) {
+    return fail(TxCode.Unauthorized, 'record is outside the consent scope');
+  }
+  return undefined;
+}

@@ -1,0 +1,349 @@
+// A local testnet for the benchmark: `medledger testnet init`, extra signing organisations in
+// genesis, pre-signed txs, node processes, a commit tracker and per-account submission lanes.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Signer, generateKeyPair, readKeyFile, signTx, verifySignature } from '@medledger/crypto';
+import { TxType, toHex, txSignBytes } from '@medledger/types';
+import { CLI, NodeProc, RawHttpConnection, getJson, log, postRequestBytes, sleep, waitFor } from './lib.mjs';
+
+/**
+ * Single-core ed25519 verify rate through the node's own `verifySignature` (OpenSSL, cached key
+ * objects), over the sign bytes of real record-anchoring txs.
+ */
+export function measureVerifyRate(seconds = 2) {
+  const signers = Array.from({ length: 4 }, () => new Signer(generateKeyPair().secretKey));
+  const samples = Array.from({ length: 512 }, (_, i) => {
+    const s = signers[i % signers.length];
+    const { tx } = signTx(s, {
+      chainId: 'bench',
+      type: TxType.RecordAnchor,
+      nonce: i + 1,
+      payload: anchorPayload(randomId(), 'Observation'),
+    });
+    const msg = txSignBytes(tx);
+    return { pub: tx.from, msg, sig: tx.signature };
+  });
+  for (const s of samples) verifySignature(s.pub, s.msg, s.sig); // warm the key cache and JIT
+  let n = 0;
+  const start = performance.now();
+  const until = start + seconds * 1000;
+  let now = start;
+  while (now < until) {
+    for (let i = 0; i < 256; i++) {
+      const s = samples[n++ % samples.length];
+      if (!verifySignature(s.pub, s.msg, s.sig)) throw new Error('verify failed');
+    }
+    now = performance.now();
+  }
+  return Math.round(n / ((now - start) / 1000));
+}
+
+export const randomId = () => randomBytes(16).toString('hex');
+
+function anchorPayload(patient, resourceType) {
+  return { record: randomId(), patient, resourceType, contentHash: randomBytes(32), size: 4096, previous: null };
+}
+
+/** A FHIR-shaped resource type name of `len` letters (`Observation` padded), to set the tx size. */
+function resourceTypeOfLength(len) {
+  const base = 'Observation';
+  if (len <= base.length) return base.slice(0, Math.max(2, len));
+  return (base + 'X'.repeat(64)).slice(0, Math.min(64, len));
+}
+
+/**
+ * `medledger testnet init`, then `extraOrgs` bench organisations (org key only, no node) added to
+ * the shared genesis of every home before the first start. Each signing account submits its txs
+ * in nonce order through one lane, so the number of accounts bounds the submissions in flight.
+ */
+export function initNetwork(dir, { validators, basePort, extraOrgs, params }) {
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'testnet', 'init', '--validators', String(validators), '--dir', dir, '--base-port', String(basePort), '--json'],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`testnet init failed: ${r.stderr}`);
+  const manifest = JSON.parse(readFileSync(join(dir, 'testnet.json'), 'utf8'));
+  const genesisPath = (home) => join(home, 'config', 'genesis.json');
+  const genesis = JSON.parse(readFileSync(genesisPath(manifest.nodes[0].home), 'utf8'));
+  const accounts = manifest.nodes.map((n) => ({
+    org: n.orgId,
+    signer: new Signer(readKeyFile(n.orgKey).secretKey),
+  }));
+  for (let i = 0; i < extraOrgs; i++) {
+    const kp = generateKeyPair();
+    const id = `bench-org-${i}`;
+    genesis.orgs.push({
+      id,
+      name: `Bench org ${i}`,
+      kind: 'hospital',
+      orgKey: toHex(kp.publicKey),
+      encKey: '',
+      nodeKeys: [],
+    });
+    accounts.push({ org: id, signer: new Signer(kp.secretKey) });
+  }
+  Object.assign(genesis.params, params ?? {});
+  for (const n of manifest.nodes) writeFileSync(genesisPath(n.home), JSON.stringify(genesis, null, 2) + '\n');
+  // Account a submits through node a mod N: every node's API takes a share of the load.
+  accounts.forEach((a, i) => {
+    a.node = i % manifest.nodes.length;
+    a.nonce = 1;
+  });
+  return { manifest, chainId: manifest.chainId, accounts, genesis };
+}
+
+/**
+ * Pre-signs `count` record anchors over `patients` patients, round-robin over the accounts (so
+ * each account's txs are in nonce order), after the patient registrations. Returns the txs as
+ * ready-to-send HTTP request bytes plus their hashes.
+ */
+export function presign(net, { patients, anchors, txBytes }) {
+  const { chainId, accounts } = net;
+  const patientIds = Array.from({ length: patients }, () => randomId());
+  const mk = (account, type, payload, kind) => {
+    const signed = signTx(account.signer, { chainId, type, nonce: account.nonce++, payload });
+    return { account, hash: signed.hash, bytes: signed.bytes, kind };
+  };
+  const registrations = patientIds.map((patient, i) =>
+    mk(accounts[i % accounts.length], TxType.PatientRegister, { patient, account: null, encKey: null }, 'register'),
+  );
+  // Size the resource type so the encoded tx lands on txBytes (a record anchor is ~300 bytes).
+  const probe = (len) =>
+    signTx(accounts[0].signer, {
+      chainId,
+      type: TxType.RecordAnchor,
+      nonce: 1_000_000,
+      payload: anchorPayload(patientIds[0], resourceTypeOfLength(len)),
+    }).bytes.length;
+  const baseLen = probe(11);
+  let typeLen = Math.max(2, Math.min(64, 11 + (txBytes ?? baseLen) - baseLen));
+  const resourceType = resourceTypeOfLength(typeLen);
+  const actualBytes = probe(typeLen);
+  if (txBytes && Math.abs(actualBytes - txBytes) > 2)
+    log(`--tx-bytes ${txBytes}: a record anchor can be ${probe(2)}..${probe(64)} bytes; using ${actualBytes}`);
+  const started = performance.now();
+  const list = [];
+  for (let i = 0; i < anchors; i++) {
+    list.push(
+      mk(
+        accounts[i % accounts.length],
+        TxType.RecordAnchor,
+        anchorPayload(patientIds[(i * 7919) % patients], resourceType),
+        'anchor',
+      ),
+    );
+    if (i > 0 && i % 50_000 === 0) log(`pre-signed ${i}/${anchors} anchors`);
+  }
+  const secs = (performance.now() - started) / 1000;
+  log(`pre-signed ${registrations.length} registrations and ${anchors} anchors of ${actualBytes} bytes in ${secs.toFixed(1)} s`);
+  return { registrations, anchors: list, txBytes: actualBytes };
+}
+
+/** Starts every node of the manifest (except those in `skip`) and waits until they commit blocks. */
+export async function startNodes(manifest, { env = {}, nodeArgs = [], skip = [] } = {}) {
+  const procs = manifest.nodes.map((n) => new NodeProc(n.name, n.home, n.api, env, nodeArgs));
+  for (const [i, p] of procs.entries()) if (!skip.includes(i)) p.start();
+  const running = procs.filter((_, i) => !skip.includes(i));
+  await Promise.all(
+    running.map((p) =>
+      waitFor(
+        `${p.name} to start and see its peers`,
+        async () => {
+          if (!p.running) throw Object.assign(new Error(`${p.name} exited: ${p.output.slice(-2000)}`), { fatal: true });
+          const s = await getJson(`${p.api}/status`, 1500);
+          return s && s.peers >= running.length - 1 && s.height >= 1 ? s : undefined;
+        },
+        60_000,
+      ),
+    ),
+  );
+  return procs;
+}
+
+/**
+ * Follows committed blocks by polling `GET /blocks/:h` for the next height, rotating over the
+ * nodes, and records when each tracked tx hash was first seen committed (and how many times).
+ * Cost on the nodes: one block read per height plus a cheap 404 every `idleMs` when there is no
+ * new block, instead of one request per tx.
+ */
+export class CommitTracker {
+  constructor(apis, { idleMs = 20 } = {}) {
+    this.apis = apis;
+    this.idleMs = idleMs;
+    this.height = 0;
+    this.tracked = new Map(); // hash → record {committedAt, commits, height}
+    this.blocks = []; // {height, round, txs, seenAt, time}
+    this.stopped = false;
+    this.loop = undefined;
+    this.errors = 0;
+    this.committed = 0;
+  }
+
+  track(hash, rec) {
+    rec.commits = 0;
+    rec.committedAt = 0;
+    this.tracked.set(hash, rec);
+  }
+
+  async start(fromHeight) {
+    this.height = fromHeight;
+    this.loop = this.#run();
+  }
+
+  async #run() {
+    let turn = 0;
+    while (!this.stopped) {
+      const h = this.height + 1;
+      let block;
+      for (let k = 0; k < this.apis.length && !block; k++) {
+        try {
+          block = await getJson(`${this.apis[(turn + k) % this.apis.length]}/blocks/${h}`, 10_000);
+        } catch {
+          this.errors++;
+        }
+      }
+      turn++;
+      if (!block) {
+        await sleep(this.idleMs);
+        continue;
+      }
+      const seenAt = performance.now();
+      for (const t of block.txs) {
+        const rec = this.tracked.get(t.hash);
+        if (!rec) continue;
+        rec.commits++;
+        if (rec.commits === 1) {
+          this.committed++;
+          rec.committedAt = seenAt;
+          rec.height = h;
+        }
+      }
+      this.blocks.push({ height: h, round: block.header.round, txs: block.txs.length, seenAt, time: block.header.time });
+      this.height = h;
+    }
+  }
+
+  async stop() {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+/**
+ * One submission lane per account: its txs go to its home node in nonce order, one request in
+ * flight at a time (as `@medledger/client` does), because the node accepts nonce gaps and a tx
+ * overtaken by a later nonce of its account could never commit.
+ */
+export class Lanes {
+  constructor(accounts, manifest) {
+    this.lanes = accounts.map((a) => {
+      const url = new URL(manifest.nodes[a.node].api);
+      return { account: a, conn: new RawHttpConnection(url.hostname, Number(url.port)), queue: [], head: 0, busy: false };
+    });
+    this.byAccount = new Map(this.lanes.map((l) => [l.account, l]));
+    this.inFlight = 0;
+    this.closed = false;
+    this.stats = { accepted: 0, rejected: 0, errors: 0, codes: {} };
+  }
+
+  static requestFor(tx, api) {
+    const url = new URL(api);
+    return postRequestBytes(url.hostname, Number(url.port), '/txs', `{"tx":"${Buffer.from(tx.bytes).toString('hex')}"}`);
+  }
+
+  push(tx) {
+    const lane = this.byAccount.get(tx.account);
+    lane.queue.push(tx);
+    if (!lane.busy) this.#next(lane);
+  }
+
+  get backlog() {
+    let n = 0;
+    for (const l of this.lanes) n += l.queue.length - l.head;
+    return n;
+  }
+
+  #next(lane) {
+    if (this.closed || lane.head >= lane.queue.length) {
+      lane.busy = false;
+      return;
+    }
+    const tx = lane.queue[lane.head++];
+    if (lane.head > 4096) {
+      lane.queue = lane.queue.slice(lane.head);
+      lane.head = 0;
+    }
+    lane.busy = true;
+    this.inFlight++;
+    tx.sentAt = performance.now();
+    lane.conn.request(tx.request).then(
+      (res) => {
+        this.inFlight--;
+        tx.status = res.status;
+        if (res.status === 202) {
+          tx.acceptedAt = performance.now();
+          this.stats.accepted++;
+        } else {
+          this.stats.rejected++;
+          let code = String(res.status);
+          try {
+            code = JSON.parse(res.body).error.code;
+          } catch {
+            /* keep the status */
+          }
+          this.stats.codes[code] = (this.stats.codes[code] ?? 0) + 1;
+        }
+        this.#next(lane);
+      },
+      () => {
+        this.inFlight--;
+        tx.status = -1;
+        this.stats.errors++;
+        this.#next(lane);
+      },
+    );
+  }
+
+  /** Stops sending: queued txs stay unsent. Resolves when nothing is in flight. */
+  async close() {
+    this.closed = true;
+    while (this.inFlight > 0) await sleep(10);
+    for (const l of this.lanes) l.conn.close();
+  }
+
+  unsent() {
+    return this.backlog;
+  }
+}
+
+/** Submits `txs` through lanes as fast as they are accepted and waits until all are committed. */
+export async function submitAndCommit(lanes, tracker, txs, what, timeoutMs = 600_000) {
+  for (const tx of txs) tracker.track(tx.hash, tx);
+  for (const tx of txs) lanes.push(tx);
+  const started = Date.now();
+  let lastLog = 0;
+  for (;;) {
+    let done = 0;
+    let refused = 0;
+    for (const t of txs) {
+      if (t.commits > 0) done++;
+      else if (t.status !== undefined && t.status !== 202) refused++;
+    }
+    if (refused > 0) throw new Error(`${refused} ${what} refused: ${JSON.stringify(lanes.stats.codes)}`);
+    if (done === txs.length) break;
+    if (Date.now() - lastLog > 3000) {
+      lastLog = Date.now();
+      log(`${what}: ${done}/${txs.length} committed, height ${tracker.height}`);
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out: ${done}/${txs.length} ${what} committed`);
+    await sleep(200);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+export function attachRequests(txs, manifest) {
+  for (const tx of txs) tx.request = Lanes.requestFor(tx, manifest.nodes[tx.account.node].api);
+}

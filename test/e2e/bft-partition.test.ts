@@ -1,0 +1,40 @@
+import { after, before, test } from 'node:test';
+import { assertNoFork, maxHeight, startTestnet, waitForHeight, type Testnet } from './helpers/harness.js';
+import { assertAdvances, assertHalted, blockPeers, diagnosed } from './helpers/bft.js';
+
+// A 2|2 partition through the fault layer (each side blocks the other side's peer ids): neither
+// side has 2f+1 = 3 validators, so commits halt on both sides without a fork; once healed
+// (empty blockPeers everywhere) commits resume within a bound.
+
+const RESUME_MS = 15_000;
+let net: Testnet;
+
+before(async () => {
+  net = await startTestnet(4, { faults: true });
+  await waitForHeight(net.nodes, 2, 30_000);
+});
+
+after(async () => {
+  await net?.stopAll();
+});
+
+test('2|2 partition: commits halt without a fork; healed: commits resume', { timeout: 90_000 }, () =>
+  diagnosed(net, async () => {
+    const left = net.nodes.slice(0, 2);
+    const right = net.nodes.slice(2);
+    const ids = (side: typeof left) => side.map((n) => net.info.find((i) => i.name === n.name)!.peerId);
+    await Promise.all([
+      ...left.map((n) => blockPeers(n, ids(right))),
+      ...right.map((n) => blockPeers(n, ids(left))),
+    ]);
+    const halted = await assertHalted(net.nodes, 3000);
+    await assertNoFork(net.nodes);
+
+    await Promise.all(net.nodes.map((n) => blockPeers(n, [])));
+    const resumed = await assertAdvances(net.nodes, 1, RESUME_MS);
+    console.log(`partition: halted at ${halted}; resumed ${resumed.ms} ms after healing`);
+    await assertAdvances(net.nodes, 2, 20_000);
+    await waitForHeight(net.nodes, await maxHeight(net.nodes), 20_000);
+    await assertNoFork(net.nodes);
+  }),
+);
