@@ -6,7 +6,8 @@
 //               --profile [--profile-dir DIR]  (node processes run with --cpu-prof)
 //   sync:       --txs T (default 100000) --validators N
 //   index:      --records R (default 1000000) --patients P (default 10000) --queries Q --db DIR
-//   all:        --base-port P, --keep (leave the scratch directories under .bench/)
+//   all:        --base-port P, --keep (leave the scratch directories under .bench/),
+//               --max-block-txs N (override the genesis chain parameter, to experiment)
 import '@medledger/types/polyfill';
 import { parseArgs } from 'node:util';
 import { cleanup, log } from './bench/lib.mjs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     db: { type: 'string' },
     'base-port': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'max-block-txs': { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -53,6 +55,7 @@ const opts = {
   db: values.db,
   basePort: int('base-port', values['base-port']) ?? 30_000 + Math.floor(Math.random() * 100) * 200,
   keep: values.keep,
+  maxBlockTxs: int('max-block-txs', values['max-block-txs']),
 };
 
 try {

@@ -13,6 +13,7 @@ export async function runSync(o) {
     validators: o.validators,
     basePort: o.basePort,
     extraOrgs: Math.max(0, o.accounts - o.validators),
+    params: o.maxBlockTxs ? { maxBlockTxs: o.maxBlockTxs } : {},
   });
   const late = o.validators - 1;
   // The late node's accounts submit through the others while it is down.

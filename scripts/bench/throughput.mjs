@@ -27,6 +27,7 @@ export async function runThroughput(o) {
     validators: o.validators,
     basePort: o.basePort,
     extraOrgs: Math.max(0, o.accounts - o.validators),
+    params: o.maxBlockTxs ? { maxBlockTxs: o.maxBlockTxs } : {},
   });
   const plan = presign(net, { patients: o.patients, anchors: Math.ceil(rate * o.duration), txBytes: o.txBytes });
   attachRequests(plan.registrations, net.manifest);
@@ -175,6 +176,7 @@ export async function runThroughput(o) {
     nodes: nodeStats,
     benchCpuPct: round(((benchCpu.user + benchCpu.system) / 1e6 / elapsedS) * 100, 0),
     txBytes: plan.txBytes,
+    maxBlockTxs: net.genesis.params.maxBlockTxs,
     accounts: net.accounts.length,
     patients: o.patients,
     cores: CORES,

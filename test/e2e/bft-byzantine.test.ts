@@ -39,37 +39,43 @@ interface EvidenceJson {
   evidence: { validator: string; height: number; round: number; type: number }[];
 }
 
-test('an equivocating validator: no fork, commits continue, evidence committed on every node', { timeout: 90_000 }, () =>
-  diagnosed(net, async () => {
-    const byzantine = net.nodes[BYZANTINE]!;
-    const address = net.info[BYZANTINE]!.validatorAddress;
-    const honest = net.nodes.filter((n) => n !== byzantine);
-    await waitFor('the test fault to be on', () => logTail(byzantine, 200).includes('TEST FAULT'), 10_000);
+test(
+  'an equivocating validator: no fork, commits continue, evidence committed on every node',
+  { timeout: 90_000 },
+  () =>
+    diagnosed(net, async () => {
+      const byzantine = net.nodes[BYZANTINE]!;
+      const address = net.info[BYZANTINE]!.validatorAddress;
+      const honest = net.nodes.filter((n) => n !== byzantine);
+      await waitFor('the test fault to be on', () => logTail(byzantine, 200).includes('TEST FAULT'), 10_000);
 
-    const t0 = Date.now();
-    await waitFor(
-      `GET /evidence on every node to list ${address}`,
-      async () => {
-        const lists = await Promise.all(net.nodes.map((n) => getJson<EvidenceJson>(`${n.api}/evidence`)));
-        return lists.every((l) => l.evidence.some((e) => e.validator === address));
-      },
-      30_000,
-    );
-    console.log(`byzantine: evidence committed and listed on every node ${Date.now() - t0} ms after start`);
-    const listed = await getJson<EvidenceJson>(`${honest[0]!.api}/evidence`);
-    assert.ok(
-      listed.evidence.every((e) => e.validator === address),
-      `only the byzantine validator is accused: ${JSON.stringify(listed.evidence)}`,
-    );
-    for (const n of honest) {
-      const detected = metricSamples(await metricsText(n.api), 'medledger_evidence_detected_total')[0]?.value ?? 0;
-      assert.ok(detected >= 1, `${n.name} detected the equivocation (medledger_evidence_detected_total = ${detected})`);
-    }
+      const t0 = Date.now();
+      await waitFor(
+        `GET /evidence on every node to list ${address}`,
+        async () => {
+          const lists = await Promise.all(net.nodes.map((n) => getJson<EvidenceJson>(`${n.api}/evidence`)));
+          return lists.every((l) => l.evidence.some((e) => e.validator === address));
+        },
+        30_000,
+      );
+      console.log(`byzantine: evidence committed and listed on every node ${Date.now() - t0} ms after start`);
+      const listed = await getJson<EvidenceJson>(`${honest[0]!.api}/evidence`);
+      assert.ok(
+        listed.evidence.every((e) => e.validator === address),
+        `only the byzantine validator is accused: ${JSON.stringify(listed.evidence)}`,
+      );
+      for (const n of honest) {
+        const detected = metricSamples(await metricsText(n.api), 'medledger_evidence_detected_total')[0]?.value ?? 0;
+        assert.ok(
+          detected >= 1,
+          `${n.name} detected the equivocation (medledger_evidence_detected_total = ${detected})`,
+        );
+      }
 
-    await assertAdvances(net.nodes, 3, 30_000);
-    await waitForHeight(net.nodes, await maxHeight(honest), 20_000);
-    await assertNoFork(net.nodes);
-  }),
+      await assertAdvances(net.nodes, 3, 30_000);
+      await waitForHeight(net.nodes, await maxHeight(honest), 20_000);
+      await assertNoFork(net.nodes);
+    }),
 );
 
 test('the byzantine test fault is refused on a node without `faults`', { timeout: 30_000 }, () => {

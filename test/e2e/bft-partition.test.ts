@@ -23,10 +23,7 @@ test('2|2 partition: commits halt without a fork; healed: commits resume', { tim
     const left = net.nodes.slice(0, 2);
     const right = net.nodes.slice(2);
     const ids = (side: typeof left) => side.map((n) => net.info.find((i) => i.name === n.name)!.peerId);
-    await Promise.all([
-      ...left.map((n) => blockPeers(n, ids(right))),
-      ...right.map((n) => blockPeers(n, ids(left))),
-    ]);
+    await Promise.all([...left.map((n) => blockPeers(n, ids(right))), ...right.map((n) => blockPeers(n, ids(left)))]);
     const halted = await assertHalted(net.nodes, 3000);
     await assertNoFork(net.nodes);
 

@@ -10,7 +10,17 @@ const api = `http://127.0.0.1:${port}`;
 const node = new NodeProcess('crash', home, api);
 
 before(async () => {
-  cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)]);
+  // Plain keys are opt-in since init encrypts by default (ADR 0003).
+  cliJson([
+    'init',
+    '--home',
+    home,
+    '--api-port',
+    String(port),
+    '--p2p-port',
+    String(port + 1),
+    '--insecure-plain-keys',
+  ]);
   node.start();
   await node.waitReady();
 });

@@ -34,17 +34,9 @@ describe('a one-validator node started through the CLI', () => {
   let chainId = '';
 
   before(async () => {
-    const init = cliJson([
-      'init',
-      '--home',
-      home,
-      '--api-port',
-      String(port),
-      '--p2p-port',
-      String(port + 1),
-      // Plain keys are opt-in since init encrypts by default (ADR 0003).
-      '--insecure-plain-keys',
-    ]);
+    const init = cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)]);
+    // DESIGN §7: `init` then `start` with nothing else set; the keys are still encrypted at rest.
+    assert.match(readFileSync(join(home, 'keys', 'node.key'), 'utf8'), /"crypto"/);
     assert.equal(init.api, api);
     node.start();
     chainId = (await node.waitReady()).chainId;

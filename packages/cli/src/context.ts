@@ -24,10 +24,13 @@ export function keyPath(opts: SigningOptions): string {
   throw new MedLedgerError(CliErrorCode.NO_KEY, 'this command signs a tx: give --key FILE or --home DIR');
 }
 
-/** The passphrase from the environment, with an unreadable passphrase file reported as such. */
-export function envPassphrase(): string | undefined {
+/**
+ * The passphrase from the environment (or, with --home, the passphrase `init` generated there),
+ * with an unreadable passphrase file reported as such.
+ */
+export function envPassphrase(home?: string): string | undefined {
   try {
-    return passphraseFromEnv();
+    return passphraseFromEnv(process.env, home ? homePaths(home).passphrase : undefined);
   } catch (err) {
     throw new MedLedgerError(
       CryptoErrorCode.NO_PASSPHRASE,
@@ -47,7 +50,7 @@ export function loadSigner(opts: SigningOptions): Signer {
     key = readKeyFile(path);
   } catch (err) {
     if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
-    key = readKeyFile(path, envPassphrase());
+    key = readKeyFile(path, envPassphrase(opts.home));
   }
   if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
   const signer = new Signer(key.secretKey);
@@ -68,7 +71,7 @@ export function loadEncKey(opts: SigningOptions & { encKey?: string }): EncKey {
     key = readEncKeyFile(path);
   } catch (err) {
     if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
-    key = readEncKeyFile(path, envPassphrase());
+    key = readEncKeyFile(path, envPassphrase(opts.home));
   }
   if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
   const encKey = new EncKey(key.secretKey);

@@ -25,6 +25,7 @@ export interface SigningOptions extends ChainOptions {
 export const homePaths = (home: string) => ({
   orgKey: join(home, 'keys', 'org.key'),
   encKey: join(home, 'keys', 'enc.key'),
+  passphrase: join(home, 'keys', 'passphrase'),
   nodeConfig: join(home, 'config', 'node.json'),
 });
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MedLedgerError, bytesEqual, fromHex, isRecord, toHex } from '@medledger/types';
 import { publicKeyFromSecret, type Ed25519KeyPair } from './ed25519.js';
@@ -90,11 +90,23 @@ export function writeKeyFile(
 }
 
 /** Passphrase from MEDLEDGER_KEY_PASSPHRASE, or the file named by MEDLEDGER_KEY_PASSPHRASE_FILE. */
-export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+/**
+ * The passphrase from MEDLEDGER_KEY_PASSPHRASE, else the file named by
+ * MEDLEDGER_KEY_PASSPHRASE_FILE, else `fallbackFile` (a node home's generated passphrase) if it exists.
+ */
+export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env, fallbackFile?: string): string | undefined {
   if (env[PASSPHRASE_ENV]) return env[PASSPHRASE_ENV];
-  const file = env[PASSPHRASE_FILE_ENV];
+  const file = env[PASSPHRASE_FILE_ENV] || (fallbackFile && existsSync(fallbackFile) ? fallbackFile : undefined);
   if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   return undefined;
+}
+
+/** A random passphrase for a new home, written owner-only beside its keys (ADR 0003). */
+export function writeGeneratedPassphrase(path: string): string {
+  const passphrase = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, passphrase + '\n', { mode: 0o600, flag: 'wx' });
+  return passphrase;
 }
 
 export function readKeyFile(path: string, passphrase?: string): LoadedKey {

@@ -73,6 +73,11 @@ export function createMetrics() {
       help: 'Own consensus messages published again because the height stalled',
       ...r,
     }),
+    proposalTxsFetched: new Counter({
+      name: 'medledger_consensus_proposal_txs_fetched_total',
+      help: 'Txs of compact proposals missing from the mempool and fetched from the proposer',
+      ...r,
+    }),
     peers: new Gauge({ name: 'medledger_peers', help: 'Connected peers', ...r }),
     mempoolTxs: new Gauge({ name: 'medledger_mempool_txs', help: 'Transactions waiting in the mempool', ...r }),
     mempoolBytes: new Gauge({ name: 'medledger_mempool_bytes', help: 'Bytes waiting in the mempool', ...r }),

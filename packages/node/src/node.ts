@@ -97,7 +97,7 @@ export class MedLedgerNode {
       file: this.layout.logFile,
       stdout: opts.stdoutLogs ?? false,
     });
-    this.#nodeKey = readKeyFile(this.layout.nodeKey, passphraseFromEnv(env));
+    this.#nodeKey = readKeyFile(this.layout.nodeKey, passphraseFromEnv(env, this.layout.passphrase));
     if (!this.#nodeKey.encrypted)
       this.logger.warn('node key file is not encrypted: acceptable for a development network only');
     this.metrics = createMetrics();
@@ -114,7 +114,16 @@ export class MedLedgerNode {
     const log = (module: string) => this.logger.child({ module });
     this.chain = new Chain(
       { genesis: this.genesis },
-      { db: this.db, blocks: this.blocks, state: this.state, verified, logger: log('chain'), metrics: this.metrics },
+      {
+        db: this.db,
+        blocks: this.blocks,
+        state: this.state,
+        verified,
+        logger: log('chain'),
+        metrics: this.metrics,
+        onInvalidTxs: (hashes) => this.mempool.evict(hashes),
+        pendingTx: (hash) => this.mempool.pendingTx(hash),
+      },
     );
     this.mempool = new Mempool({ ...this.config.mempool, chainId }, { state: this.state, verified });
     this.network = createNetwork(
@@ -144,7 +153,7 @@ export class MedLedgerNode {
       },
     );
     this.driver = new ConsensusDriver(
-      { topic: topic.consensus },
+      { topic: topic.consensus, proposalTxsProtocol: protocol.proposalTxs },
       {
         engine: createConsensusEngine(),
         chain: this.chain,
@@ -215,7 +224,7 @@ export class MedLedgerNode {
       this.logger.warn('no keys/enc.key: this node will not hold documents');
       return undefined;
     }
-    const loaded = readEncKeyFile(this.layout.encKey, passphraseFromEnv(env));
+    const loaded = readEncKeyFile(this.layout.encKey, passphraseFromEnv(env, this.layout.passphrase));
     if (!loaded.encrypted) this.logger.warn('enc key file is not encrypted: acceptable for a development network only');
     const key = new EncKey(loaded.secretKey);
     loaded.secretKey.fill(0);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Signer, readKeyFile, signTx, type SignedTx } from '@medledger/crypto';
+import { dirname, join } from 'node:path';
+import { Signer, passphraseFromEnv, readKeyFile, signTx, type SignedTx } from '@medledger/crypto';
 import { TxType, toHex, type TxPayloads } from '@medledger/types';
 import { postJson } from './harness.js';
 
@@ -15,12 +16,14 @@ export class TestSigner {
     readonly chainId: string,
     firstNonce = 1,
   ) {
-    this.signer = new Signer(readKeyFile(keyFile).secretKey);
+    // An encrypted home key opens with the passphrase `init` generated beside it.
+    const passphrase = passphraseFromEnv({}, join(dirname(keyFile), 'passphrase'));
+    this.signer = new Signer(readKeyFile(keyFile, passphrase).secretKey);
     this.#nonce = firstNonce;
   }
 
   sign<T extends TxType>(type: T, payload: TxPayloads[T], nonce = this.#nonce++): SignedTx<T> {
-    return signTx(this.signer, { chainId: this.chainId, type, nonce, payload } as never) as SignedTx<T>;
+    return signTx<T>(this.signer, { chainId: this.chainId, type, nonce, payload });
   }
 
   registerPatient(id = randomId()) {

@@ -1,17 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MedLedgerError } from '@medledger/types';
-import { writeFileSync } from 'node:fs';
-import { OrgKind } from '@medledger/types';
-import { CryptoErrorCode, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV } from '@medledger/crypto';
+import { MedLedgerError, OrgKind } from '@medledger/types';
+import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, writeGeneratedPassphrase } from '@medledger/crypto';
 import {
   MedLedgerNode,
   ORG_FILE,
   TESTNET_FILE,
   composeFile,
+  homeLayout,
   initMemberHome,
   initNodeHome,
   initTestnet,
@@ -53,7 +52,8 @@ export function registerNodeCommands(program: Command): void {
     .option('--p2p-host <host>', 'address libp2p listens on (and that peers dial)')
     .option(
       '--insecure-plain-keys',
-      `write the key files unencrypted (development only); otherwise ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV} is required`,
+      `write the key files unencrypted (development only); otherwise they are encrypted with ${PASSPHRASE_ENV}, ` +
+        `${PASSPHRASE_FILE_ENV}, or a passphrase generated into <home>/keys/passphrase`,
     )
     .option('--json', 'print exactly one JSON object on stdout')
     .action(
@@ -74,11 +74,17 @@ export function registerNodeCommands(program: Command): void {
         json?: boolean;
       }>(async (o) => {
         // Encrypted keys are the default: a plain key file on a production server is a key given away.
-        const passphrase = envPassphrase();
+        // Without a passphrase from the environment, one is generated into the home so that
+        // `init` then `start` work unattended; the operator moves it to a secret store (ADR 0003).
+        let passphrase = envPassphrase();
         if (!passphrase && !o.insecurePlainKeys) {
-          throw new MedLedgerError(
-            CryptoErrorCode.NO_PASSPHRASE,
-            `set ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV} to encrypt the keys, or pass --insecure-plain-keys (development only)`,
+          const layout = homeLayout(resolve(o.home));
+          if (existsSync(layout.nodeConfig)) {
+            throw new MedLedgerError('HOME_EXISTS', `${o.home} already holds a node; choose another --home`);
+          }
+          passphrase = writeGeneratedPassphrase(layout.passphrase);
+          warn(
+            `keys encrypted with a generated passphrase in ${layout.passphrase}: move it to a secret store and set ${PASSPHRASE_FILE_ENV}`,
           );
         }
         if (!passphrase) warn('--insecure-plain-keys: key files are written unencrypted (development only)');
@@ -144,7 +150,9 @@ export function registerNodeCommands(program: Command): void {
   const testnet = program.command('testnet').description('a local network of validators on loopback');
   testnet
     .command('init')
-    .description('write N validator homes sharing one genesis, and DIR/testnet.json')
+    .description(
+      'write N validator homes sharing one genesis, and DIR/testnet.json (plain key files: development only)',
+    )
     .requiredOption('--validators <n>', 'number of validators', positive)
     .requiredOption('--dir <dir>', 'directory for the node homes')
     .option('--base-port <port>', 'node i: API on P + i, p2p on P + 100 + i', port, 26600)

@@ -15,6 +15,7 @@ import {
   type Commit,
   type Genesis,
   type Header,
+  type Tx,
 } from '@medledger/types';
 import { merkleRoot, sha256, verifySignature } from '@medledger/crypto';
 import type { BlockStore, Database, StoredBlock, WriteBatch } from '@medledger/db';
@@ -71,6 +72,10 @@ export class Chain {
       verified: VerifiedTxCache;
       logger: Logger;
       metrics: Metrics;
+      /** Txs left out of a proposal because they fail against the current state (hex hashes). */
+      onInvalidTxs?: (hashes: string[]) => void;
+      /** A tx already decoded and verified in the mempool, by hex hash: spares decoding it again. */
+      pendingTx?: (hash: string) => Tx | undefined;
     },
   ) {
     this.chainId = opts.genesis.chainId;
@@ -139,6 +144,7 @@ export class Chain {
       const failed = new Set(execution.results.flatMap((r, i) => (r.code === TxCode.Ok ? [] : [i])));
       if (failed.size > 0) {
         // Rare: the state moved since these txs were checked. Build again without them.
+        this.modules.onInvalidTxs?.(txs.filter((_, i) => failed.has(i)).map((t) => t.hashHex));
         txs = txs.filter((_, i) => !failed.has(i));
         continue;
       }
@@ -195,6 +201,9 @@ export class Chain {
       const id = toHex(txHash);
       if (seen.has(id)) throw invalid(`tx ${i} appears twice`);
       seen.add(id);
+      // Same hash, same bytes: a mempool tx was decoded and its signature verified on entry.
+      const pending = this.modules.pendingTx?.(id);
+      if (pending) return { tx: pending, hash: txHash };
       let tx;
       try {
         tx = decodeTx(raw);

@@ -10,6 +10,8 @@ export interface HomeLayout {
   nodeKey: string;
   /** The organisation's x25519 document-encryption key (ADR 0006). */
   encKey: string;
+  /** A generated passphrase for the key files, when `init` made one: move it to a secret store. */
+  passphrase: string;
   data: string;
   db: string;
   lastSignState: string;
@@ -26,6 +28,7 @@ export function homeLayout(home: string): HomeLayout {
     orgKey: join(home, 'keys', 'org.key'),
     nodeKey: join(home, 'keys', 'node.key'),
     encKey: join(home, 'keys', 'enc.key'),
+    passphrase: join(home, 'keys', 'passphrase'),
     data: join(home, 'data'),
     db: join(home, 'data', 'ledger'),
     lastSignState: join(home, 'data', 'last_sign_state.json'),

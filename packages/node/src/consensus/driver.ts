@@ -1,6 +1,11 @@
 import {
   VoteType,
+  assertArray,
+  assertBytes,
+  assertUint,
+  decodeCanonical,
   encodeBlock,
+  encodeCanonical,
   bytesEqual,
   proposalSignBytes,
   toHex,
@@ -9,18 +14,26 @@ import {
   type Proposal,
   type Vote,
 } from '@medledger/types';
-import { verifySignature } from '@medledger/crypto';
+import { sha256, verifySignature } from '@medledger/crypto';
 import type { ConsensusWal } from '@medledger/db';
 import { proposerFor, type ConsensusEngine, type EngineAction, type Step } from '@medledger/consensus';
 import type { Validator } from '@medledger/state';
-import { GossipVerdict, type NetworkService } from '@medledger/network';
+import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
 import type { Mempool } from '../mempool/mempool.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
 import type { Equivocator } from './byzantine.js';
-import { decodeConsensusMessage, encodeProposalMessage, encodeVoteMessage, type ConsensusMessage } from './messages.js';
+import {
+  decodeConsensusMessage,
+  decodeGossipMessage,
+  encodeCompactProposalMessage,
+  encodeProposalMessage,
+  encodeVoteMessage,
+  type CompactProposalMessage,
+  type ConsensusMessage,
+} from './messages.js';
 
 export interface ConsensusDriverModules {
   engine: ConsensusEngine;
@@ -73,6 +86,17 @@ function messageKey(msg: OwnMessage | ConsensusMessage): string {
 }
 /** Votes for h + 1 from validators that join the set at h + 1 (the engine keeps only current members'). */
 const MAX_FUTURE_VOTES = 256;
+/** Bound on fetching the txs of a compact proposal that the mempool does not hold. */
+const PROPOSAL_TXS_TIMEOUT_MS = 3000;
+
+export interface ConsensusDriverOptions {
+  topic: string;
+  /**
+   * Request/response protocol for the txs of a compact proposal. When set, proposals are
+   * gossiped by tx hash (ADR 0008); without it, with the whole block.
+   */
+  proposalTxsProtocol?: string;
+}
 
 /**
  * Runs the pure consensus engine: verifies and feeds it messages, carries out the actions it
@@ -94,8 +118,10 @@ export class ConsensusDriver {
   #futureVotes: ConsensusMessage[] = [];
   #validators: Validator[] = [];
   readonly activity = new Map<string, ValidatorActivity>();
-  /** Per height this node ran consensus for (the current and the previous), who sent a vote for it. */
+  /** Per height around the current one (h - 1 .. h + 1), who sent this node a vote for it. */
   #votedAt = new Map<number, Set<string>>();
+  /** Heights this node ran consensus for (not only synced): only those are judged for missed blocks. */
+  #entered = new Set<number>();
   #names = new Map<string, string>();
   #topic: string;
   /** This node's signed messages of the current height, by key, in signing order. */
@@ -111,7 +137,7 @@ export class ConsensusDriver {
   #resendTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly opts: { topic: string },
+    private readonly opts: ConsensusDriverOptions,
     private readonly m: ConsensusDriverModules,
   ) {
     this.#topic = opts.topic;
@@ -133,8 +159,26 @@ export class ConsensusDriver {
     this.m.network.subscribe(
       this.#topic,
       (data) => this.#validateMessage(data),
-      (data) => this.#enqueue(() => this.#onMessage(decodeConsensusMessage(data), data, false)),
+      (data, from) => {
+        const msg = decodeGossipMessage(data);
+        if (msg.kind !== 'compact-proposal') {
+          void this.#enqueue(() => this.#onMessage(msg, data, false));
+          return;
+        }
+        // Rebuilt outside the queue: a fetch of missing txs must not hold up votes and timeouts.
+        this.#rebuild(msg, from).then(
+          (full) => full && this.#enqueue(() => this.#onMessage(full.msg, full.raw, false)),
+          (err: unknown) => this.m.logger.warn({ reason: (err as Error).message }, 'compact proposal not rebuilt'),
+        );
+      },
     );
+    if (this.opts.proposalTxsProtocol) {
+      await this.m.network.handle(this.opts.proposalTxsProtocol, async (req) => this.#serveProposalTxs(req), {
+        maxRequestBytes: 512 * 1024,
+        maxResponseBytes: this.m.chain.params.maxBlockBytes + 64 * 1024,
+        requestsPerSecond: 50,
+      });
+    }
     this.m.mempool.onTxsAvailable(() => {
       if (this.#startTimer) this.#enqueue(async () => this.#startHeightNow());
     });
@@ -193,8 +237,11 @@ export class ConsensusDriver {
     this.#seen.clear();
     this.#handled = 0;
     this.#validators = this.m.chain.validatorsAt(height);
-    this.#votedAt.set(height, new Set());
+    // Votes for this height may have arrived early (h + 1 while at h): keep them.
+    if (!this.#votedAt.has(height)) this.#votedAt.set(height, new Set());
+    this.#entered.add(height);
     for (const h of this.#votedAt.keys()) if (h < height - 1) this.#votedAt.delete(h);
+    for (const h of this.#entered) if (h < height - 1) this.#entered.delete(h);
     this.m.metrics.validators.set(this.#validators.length);
     // Every validator's missed-blocks series exists from the start (0 until it misses one).
     for (const v of this.#validators) {
@@ -260,9 +307,9 @@ export class ConsensusDriver {
 
   /** Gossip validation: cheap checks and signatures before a message is forwarded. */
   #validateMessage(data: Uint8Array): GossipVerdict {
-    let msg: ConsensusMessage;
+    let msg: ConsensusMessage | CompactProposalMessage;
     try {
-      msg = decodeConsensusMessage(data);
+      msg = decodeGossipMessage(data);
     } catch {
       return GossipVerdict.Reject;
     }
@@ -276,7 +323,8 @@ export class ConsensusDriver {
       const ok = verifySignature(v.pubKey, voteSignBytes(this.m.chain.chainId, msg.vote), msg.vote.signature);
       return ok ? GossipVerdict.Accept : GossipVerdict.Reject;
     }
-    const { proposal, block } = msg;
+    const { proposal } = msg;
+    const block = msg.kind === 'proposal' ? msg.block : msg.skeleton;
     const expected = proposerFor(
       validators.map((v) => v.address),
       proposal.height,
@@ -289,6 +337,77 @@ export class ConsensusDriver {
     }
     if (block.header.height !== proposal.height) return GossipVerdict.Reject;
     return GossipVerdict.Accept;
+  }
+
+  /**
+   * Turns a compact proposal into the full one: txs from the mempool by hash, the rest fetched
+   * from the proposer (or, failing that, the peer that relayed it). Each fetched tx must hash to
+   * the hash it stands for, so the block is exactly the one the proposer signed for; whether it
+   * is valid is `validateBlock`'s business, as for a full proposal. Undefined when the txs cannot
+   * be had: the proposal then counts as not received, as when gossip loses one.
+   */
+  async #rebuild(
+    msg: CompactProposalMessage,
+    from: string,
+  ): Promise<{ msg: ConsensusMessage; raw: Uint8Array } | undefined> {
+    const { proposal, skeleton, txHashes } = msg;
+    if (proposal.height < this.#height) return undefined;
+    const txs: (Uint8Array | undefined)[] = txHashes.map((h) => this.m.mempool.get(toHex(h))?.bytes);
+    const missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
+    if (missing.length > 0) {
+      const proposer = this.m.chain
+        .validatorsAt(proposal.height)
+        .find((v) => bytesEqual(v.address, proposal.proposer));
+      const peers = [...new Set([proposer ? peerIdFromNodeKey(proposer.pubKey) : from, from])];
+      let fetched: Uint8Array[] | undefined;
+      for (const peer of peers) {
+        fetched = await this.#fetchProposalTxs(peer, proposal.blockHash, missing).catch((err: unknown) => {
+          this.m.logger.debug({ peer, reason: (err as Error).message }, 'fetching proposal txs failed');
+          return undefined;
+        });
+        if (fetched) break;
+      }
+      if (!fetched) return undefined;
+      this.m.metrics.proposalTxsFetched.inc(missing.length);
+      for (const [k, i] of missing.entries()) {
+        if (!bytesEqual(sha256(fetched[k]!), txHashes[i]!)) throw new Error(`fetched tx ${i} has another hash`);
+        txs[i] = fetched[k];
+      }
+    }
+    const block = { header: skeleton.header, txs: txs as Uint8Array[], lastCommit: skeleton.lastCommit };
+    const blockBytes = encodeBlock(block);
+    return { msg: { kind: 'proposal', proposal, block, blockBytes }, raw: encodeProposalMessage(proposal, blockBytes) };
+  }
+
+  async #fetchProposalTxs(peer: string, blockHash: Uint8Array, indices: number[]): Promise<Uint8Array[]> {
+    const res = await this.m.network.request(
+      peer,
+      this.opts.proposalTxsProtocol!,
+      encodeCanonical([blockHash, indices]),
+      {
+        signal: AbortSignal.timeout(PROPOSAL_TXS_TIMEOUT_MS),
+        maxResponseBytes: this.m.chain.params.maxBlockBytes + 64 * 1024,
+      },
+    );
+    const list = assertArray(decodeCanonical(res), 'proposal txs', indices.length);
+    if (list.length !== indices.length) throw new Error('peer sent another number of txs');
+    return list.map((t, i) => assertBytes(t, `proposal txs[${i}]`));
+  }
+
+  /** Answers [blockHash, indices] with those txs of a block proposed at the current height. */
+  #serveProposalTxs(req: Uint8Array): Uint8Array {
+    const v = decodeCanonical(req);
+    if (!Array.isArray(v) || v.length !== 2) throw new Error('expected [blockHash, indices]');
+    const block = this.#blocks.get(toHex(assertBytes(v[0], 'blockHash', 32)));
+    if (!block) throw new Error('no such proposal here');
+    const indices = assertArray(v[1], 'indices', block.txs.length);
+    return encodeCanonical(
+      indices.map((i) => {
+        const tx = block.txs[assertUint(i, 'index')];
+        if (!tx) throw new Error('index out of range');
+        return tx;
+      }),
+    );
   }
 
   async #onMessage(msg: ConsensusMessage, raw: Uint8Array | null, fromWal: boolean): Promise<void> {
@@ -304,6 +423,7 @@ export class ConsensusDriver {
       ) {
         this.#futureProposals.push(msg);
       } else if (msg.kind === 'vote') {
+        if (height === this.#height + 1) this.#noteSigned(msg.vote.validator, height);
         const joining = height === this.#height + 1 && !this.#isValidator(msg.vote.validator);
         if (!joining) await this.#dispatch(this.m.engine.onVote(msg.vote));
         // The engine would drop it (not in this height's set): keep it for the next height.
@@ -401,7 +521,15 @@ export class ConsensusDriver {
     }
     const message = encodeProposalMessage(proposal, blockBytes);
     await this.m.wal.append(a.height, message, { sync: true });
-    this.#publish(message);
+    this.#publish(
+      this.opts.proposalTxsProtocol
+        ? encodeCompactProposalMessage(
+            proposal,
+            block,
+            block.txs.map((t) => sha256(t)),
+          )
+        : message,
+    );
     this.#keepOwn({ kind: 'proposal', proposal, blockBytes });
     this.#noteProposed(signer.address, a.height);
     return this.m.engine.onProposal(proposal, true);
@@ -598,7 +726,7 @@ export class ConsensusDriver {
    */
   #recordMissed(height: number): void {
     const voted = this.#votedAt.get(height);
-    if (!voted || height < 1) return;
+    if (!voted || !this.#entered.has(height) || height < 1) return;
     for (const v of this.m.chain.validatorsAt(height)) {
       const address = toHex(v.address);
       if (voted.has(address)) continue;
@@ -626,7 +754,9 @@ export class ConsensusDriver {
 
   #noteSigned(address: Uint8Array, height: number): void {
     const hex = toHex(address);
-    this.#votedAt.get(height)?.add(hex);
+    let voted = this.#votedAt.get(height);
+    if (!voted && height === this.#height + 1) this.#votedAt.set(height, (voted = new Set()));
+    voted?.add(hex);
     const a = this.#activityOf(hex);
     if (height <= a.lastSignedHeight) return;
     a.lastSignedHeight = height;
