@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -79,11 +80,16 @@ test(
 );
 
 test('the byzantine test fault is refused on a node without `faults`', { timeout: 30_000 }, () => {
-  const home = join(tempDir('byz'), 'home');
-  const port = randomBasePort();
-  const keys = { MEDLEDGER_KEY_PASSPHRASE: 'byzantine-test-passphrase' };
-  cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)], keys);
-  const r = runCli(['start', '--home', home], { ...keys, MEDLEDGER_BYZANTINE: 'equivocate' });
-  assert.notEqual(r.status, 0, 'the node must not start');
-  assert.match(r.stderr, /MEDLEDGER_BYZANTINE/);
+  const dir = tempDir('byz');
+  try {
+    const home = join(dir, 'home');
+    const port = randomBasePort();
+    const keys = { MEDLEDGER_KEY_PASSPHRASE: 'byzantine-test-passphrase' };
+    cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)], keys);
+    const r = runCli(['start', '--home', home], { ...keys, MEDLEDGER_BYZANTINE: 'equivocate' });
+    assert.notEqual(r.status, 0, 'the node must not start');
+    assert.match(r.stderr, /MEDLEDGER_BYZANTINE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

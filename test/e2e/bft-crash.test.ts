@@ -9,8 +9,8 @@ import {
   waitForHeight,
   type Testnet,
 } from './helpers/harness.js';
+import { TestSigner } from './helpers/txs.js';
 import {
-  OrgTxSender,
   assertAdvances,
   assertCommittedExactlyOnce,
   block,
@@ -48,9 +48,9 @@ test(
       let loading = true;
       const outcomes: SubmitOutcome[] = [];
       const loops = net.nodes.map(async (node, i) => {
-        const sender = new OrgTxSender(net.chainId, net.info[i]!.orgKey);
+        const signer = new TestSigner(net.info[i]!.orgKey, net.chainId);
         while (loading) {
-          const r = await submitAndWait(node.api, sender.next());
+          const r = await submitAndWait(node.api, signer.registerPatient());
           outcomes.push(r);
           if (r.status !== 200) return; // the node died under it: this signer stops
         }
@@ -65,7 +65,7 @@ test(
       await waitFor('victim exits', () => !victim.running, 10_000);
       const killedAt = await maxHeight(others);
       const live = await assertAdvances(others, 3, 30_000);
-      console.log(`# 3 of 4 committed ${live.to - live.from} blocks in ${live.ms} ms after the kill`);
+      console.log(`crash: 3 of 4 committed ${live.to - live.from} blocks in ${live.ms} ms after the kill`);
 
       victim.start();
       await victim.waitReady(30_000);
@@ -82,7 +82,7 @@ test(
         30_000,
       );
       console.log(
-        `# restarted node synced from ${killedAt} to ${target} in ${Date.now() - synced} ms (catchingUp seen: ${sawCatchingUp})`,
+        `crash: restarted node synced from ${killedAt} to ${target} in ${Date.now() - synced} ms (catchingUp seen: ${sawCatchingUp})`,
       );
 
       // It signs again: its precommit is in a later block's commit certificate, or it proposes.
@@ -101,13 +101,13 @@ test(
         },
         30_000,
       );
-      console.log(`# restarted node ${rejoined}`);
+      console.log(`crash: restarted node ${rejoined}`);
 
       loading = false;
       await Promise.all(loops);
       const acked = outcomes.filter((o) => o.status === 200);
       assert.ok(acked.length >= 4, `acknowledged txs: ${acked.length}`);
-      console.log(`# ${acked.length} acknowledged txs of ${outcomes.length} submitted`);
+      console.log(`crash: ${acked.length} acknowledged txs of ${outcomes.length} submitted`);
       await waitForHeight(net.nodes, Math.max(...acked.map((o) => o.height ?? 0)), 30_000);
       await assertCommittedExactlyOnce(net.nodes, acked);
 

@@ -8,7 +8,6 @@ import {
   cliJson,
   getJson,
   maxHeight,
-  runCli,
   startTestnet,
   status,
   waitFor,

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Signer, readKeyFile, signTx } from '@medledger/crypto';
-import { TxType } from '@medledger/types';
 import { getJson, maxHeight, postJson, status, waitFor, type NodeProcess, type Testnet } from './harness.js';
 
 /** Helpers shared by the BFT fault tests (bft-*.test.ts). */
@@ -95,34 +92,6 @@ export async function assertHalted(nodes: NodeProcess[], durationMs: number, sla
   return last;
 }
 
-/** Signs `patient.register` txs with one organisation's key (testnet.json `orgKey`). */
-export class OrgTxSender {
-  readonly #signer: Signer;
-  #nonce: number;
-
-  constructor(
-    readonly chainId: string,
-    orgKeyFile: string,
-    firstNonce = 1,
-  ) {
-    this.#signer = new Signer(readKeyFile(orgKeyFile).secretKey);
-    this.#nonce = firstNonce;
-  }
-
-  /** A new signed tx with the next nonce. */
-  next(): { hex: string; hash: string; nonce: number } {
-    const nonce = this.#nonce++;
-    const patient = randomBytes(16).toString('hex');
-    const { bytes, hash } = signTx(this.#signer, {
-      chainId: this.chainId,
-      type: TxType.PatientRegister,
-      nonce,
-      payload: { patient, account: null, encKey: null },
-    });
-    return { hex: Buffer.from(bytes).toString('hex'), hash, nonce };
-  }
-}
-
 export interface SubmitOutcome {
   hash: string;
   /** HTTP status, or 0 when the request failed (node down, timeout). */
@@ -131,16 +100,17 @@ export interface SubmitOutcome {
 }
 
 /** POST /txs?wait=commit; never throws (a dead node is an outcome, not an error). */
-export async function submitAndWait(api: string, tx: { hex: string; hash: string }, timeoutMs = 35_000) {
+export async function submitAndWait(
+  api: string,
+  tx: { bytes: Uint8Array; hash: string },
+  timeoutMs = 35_000,
+): Promise<SubmitOutcome> {
   try {
-    const r = await postJson(`${api}/txs?wait=commit`, { tx: tx.hex }, timeoutMs);
-    return {
-      hash: tx.hash,
-      status: r.status,
-      ...(typeof r.body.height === 'number' ? { height: r.body.height } : {}),
-    } as SubmitOutcome;
+    const r = await postJson(`${api}/txs?wait=commit`, { tx: Buffer.from(tx.bytes).toString('hex') }, timeoutMs);
+    const height = r.body.height;
+    return { hash: tx.hash, status: r.status, ...(typeof height === 'number' ? { height } : {}) };
   } catch {
-    return { hash: tx.hash, status: 0 } as SubmitOutcome;
+    return { hash: tx.hash, status: 0 };
   }
 }
 
@@ -174,7 +144,7 @@ export async function blockPeers(node: NodeProcess, peerIds: string[]): Promise<
   assert.equal(r.status, 200, `POST /debug/faults on ${node.name}: ${JSON.stringify(r.body)}`);
 }
 
-/** The value of one Prometheus sample, e.g. metric('medledger_height') or with a label filter. */
+/** The samples of one Prometheus metric in `/metrics` text: labels as written (`{a="b"}`) and value. */
 export function metricSamples(text: string, name: string): { labels: string; value: number }[] {
   const out: { labels: string; value: number }[] = [];
   for (const line of text.split('\n')) {

@@ -34,9 +34,15 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `medledger-${prefix}-`));
 }
 
-/** A random base port per test file, far from the defaults, so files never collide. */
+/**
+ * A random base port per test file, far from the defaults. A testnet uses P..P+N-1 and
+ * P+100..P+100+N-1, so slots are 200 apart (adjacent slots would share ports), and all stay
+ * below 32768 where Linux picks ephemeral ports for outgoing connections (a listen there can
+ * fail with EADDRINUSE at random). Files started concurrently may still collide:
+ * startTestnet retries on another port when a node does not come up.
+ */
 export function randomBasePort(): number {
-  return 20_000 + Math.floor(Math.random() * 200) * 100;
+  return 20_000 + Math.floor(Math.random() * 60) * 200;
 }
 
 /** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
@@ -101,6 +107,7 @@ export const status = (api: string) => getJson<Status>(`${api}/status`, 1500);
 export class NodeProcess {
   #child: ChildProcess | undefined;
   #output = '';
+  #exitedEarly: string | undefined;
   constructor(
     readonly name: string,
     readonly home: string,
@@ -109,12 +116,14 @@ export class NodeProcess {
 
   start(env: NodeJS.ProcessEnv = {}): void {
     this.#output = '';
+    this.#exitedEarly = undefined;
     const child = spawn(process.execPath, [CLI, 'start', '--home', this.home], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => (this.#output = (this.#output + d.toString()).slice(-20_000)));
     child.stderr!.on('data', (d: Buffer) => (this.#output = (this.#output + d.toString()).slice(-20_000)));
+    child.once('exit', (code, signal) => (this.#exitedEarly = `exited (${signal ?? code})`));
     this.#child = child;
   }
 
@@ -142,8 +151,26 @@ export class NodeProcess {
     return code;
   }
 
+  /** Waits for the API to answer; fails at once (with the output) if the process exits first. */
   async waitReady(timeoutMs = 30_000): Promise<Status> {
-    return waitFor(`${this.name} API`, () => status(this.api), timeoutMs);
+    let exited: string | undefined;
+    try {
+      return await waitFor(
+        `${this.name} API`,
+        async () => {
+          exited = this.#exitedEarly;
+          return exited ? true : status(this.api);
+        },
+        timeoutMs,
+      ).then((s) => {
+        if (s === true) throw new Error(`${this.name} ${exited} before its API answered`);
+        return s;
+      });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- ${this.name} output:\n${this.#output.slice(-3000)}`, {
+        cause: err,
+      });
+    }
   }
 }
 
@@ -166,11 +193,25 @@ export interface Testnet {
   stopAll(): Promise<void>;
 }
 
-/** `medledger testnet init` then one `medledger start` process per node. */
-export async function startTestnet(
-  validators: number,
-  opts: { faults?: boolean; extraArgs?: string[]; env?: (index: number) => NodeJS.ProcessEnv } = {},
-): Promise<Testnet> {
+type TestnetOptions = { faults?: boolean; extraArgs?: string[]; env?: (index: number) => NodeJS.ProcessEnv };
+
+/**
+ * `medledger testnet init` then one `medledger start` process per node. If a node does not
+ * come up (typically a port another test took), every node is killed and the network is made
+ * again on other ports, up to 3 times; no process is left behind when it fails.
+ */
+export async function startTestnet(validators: number, opts: TestnetOptions = {}): Promise<Testnet> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTestnetOnce(validators, opts);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`startTestnet attempt ${attempt} failed, retrying on other ports: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function startTestnetOnce(validators: number, opts: TestnetOptions): Promise<Testnet> {
   const dir = tempDir('testnet');
   const args = [
     'testnet',
@@ -190,7 +231,13 @@ export async function startTestnet(
   };
   const nodes = manifest.nodes.map((n) => new NodeProcess(n.name, n.home, n.api));
   nodes.forEach((n, i) => n.start(opts.env?.(i) ?? {}));
-  await Promise.all(nodes.map((n) => n.waitReady()));
+  try {
+    await Promise.all(nodes.map((n) => n.waitReady()));
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     chainId: manifest.chainId,
