@@ -1,4 +1,12 @@
-import type { TxType } from '@medledger/types';
+import type {
+  AccessEventView,
+  ConsentView,
+  OrgView,
+  PatientView,
+  RecordQuery,
+  RecordView,
+  TxType,
+} from '@medledger/types';
 
 /**
  * Response bodies of the node's HTTP API (docs/API.md), as the client returns them: byte fields
@@ -94,48 +102,19 @@ export interface AccountResponse {
   nonce: number;
 }
 
-export interface PatientJson {
-  id: string;
-  account: string | null;
-  custodian: string | null;
-  encKey: string | null;
-  registeredAt: number;
-}
+export type PatientJson = PatientView;
 
 export interface PatientResponse {
   patient: PatientJson;
 }
 
-export interface RecordJson {
-  id: string;
-  patient: string;
-  author: string;
-  resourceType: string;
-  contentHash: string;
-  size: number;
-  version: number;
-  previous: string | null;
-  createdAt: number;
-  height: number;
-}
+export type RecordJson = RecordView;
 
 export interface RecordResponse {
   record: RecordJson;
 }
 
-export interface RecordsQuery {
-  patient?: string;
-  /** FHIR resource type. */
-  type?: string;
-  /** Organisation id of the author. */
-  author?: string;
-  /** ms since the epoch, inclusive bounds as the node defines them. */
-  since?: number;
-  until?: number;
-  /** 1–500, node default 50. */
-  limit?: number;
-  cursor?: string;
-}
+export type RecordsQuery = RecordQuery;
 
 export interface RecordsResponse {
   records: RecordJson[];
@@ -143,18 +122,7 @@ export interface RecordsResponse {
   next: string | null;
 }
 
-export interface ConsentJson {
-  id: string;
-  patient: string;
-  grantee: string;
-  scope: { types: string[]; records: string[] };
-  purpose: string;
-  /** 0 = no expiry. */
-  expires: number;
-  grantedAt: number;
-  revokedAt: number | null;
-  status: 'active' | 'revoked' | 'expired';
-}
+export type ConsentJson = ConsentView;
 
 export interface ConsentsResponse {
   consents: ConsentJson[];
@@ -165,17 +133,7 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-export interface AccessEventJson {
-  record: string;
-  patient: string;
-  accessor: string;
-  purpose: string;
-  consent: string | null;
-  breakGlass: string | null;
-  time: number;
-  height: number;
-  tx: string;
-}
+export type AccessEventJson = AccessEventView;
 
 export interface AuditResponse {
   events: AccessEventJson[];
@@ -230,14 +188,7 @@ export interface ValidatorsResponse {
   validators: ValidatorJson[];
 }
 
-export interface OrgJson {
-  id: string;
-  name: string;
-  kind: string;
-  orgKey: string;
-  encKey: string;
-  nodeKeys: string[];
-}
+export type OrgJson = OrgView;
 
 export interface OrgsResponse {
   orgs: OrgJson[];

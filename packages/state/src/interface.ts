@@ -66,80 +66,24 @@ export interface StateMachine {
   readonly query: StateQueries;
 }
 
-export interface Page<T> {
-  items: T[];
-  /** Opaque cursor for the next page, null at the end. */
-  next: string | null;
-}
-
-export interface RecordView {
-  id: string;
-  patient: string;
-  author: string;
-  resourceType: string;
-  contentHash: string;
-  size: number;
-  version: number;
-  previous: string | null;
-  createdAt: number;
-  height: number;
-}
-
-export interface PatientView {
-  id: string;
-  /** Address of the patient's own account, or null while custodial. */
-  account: string | null;
-  custodian: string | null;
-  encKey: string | null;
-  registeredAt: number;
-}
-
-export interface ConsentView {
-  id: string;
-  patient: string;
-  grantee: string;
-  scope: { types: string[]; records: string[] };
-  purpose: string;
-  expires: number;
-  grantedAt: number;
-  revokedAt: number | null;
-  status: 'active' | 'revoked' | 'expired';
-}
-
-export interface AccessEventView {
-  record: string;
-  patient: string;
-  accessor: string;
-  purpose: string;
-  consent: string | null;
-  breakGlass: string | null;
-  time: number;
-  height: number;
-  tx: string;
-}
-
-export interface OrgView {
-  id: string;
-  name: string;
-  kind: string;
-  orgKey: string;
-  encKey: string;
-  nodeKeys: string[];
-}
-
-export interface RecordQuery {
-  patient?: string;
-  author?: string;
-  type?: string;
-  /** createdAt >= since (block time, ms). */
-  since?: number;
-  /** createdAt <= until (block time, ms). */
-  until?: number;
-  /** Default 50; larger values are cut to 500. */
-  limit?: number;
-  /** `next` of the previous page of the same query. */
-  cursor?: string;
-}
+export type {
+  Page,
+  RecordView,
+  PatientView,
+  ConsentView,
+  AccessEventView,
+  OrgView,
+  RecordQuery,
+} from '@medledger/types';
+import type {
+  Page,
+  RecordView,
+  PatientView,
+  ConsentView,
+  AccessEventView,
+  OrgView,
+  RecordQuery,
+} from '@medledger/types';
 
 /** Read-only queries over committed state and the index (async: they may iterate ranges). */
 export interface StateQueries {

@@ -1,4 +1,3 @@
-import { compareBytes } from '@medledger/types';
 import type { KeyValueReader } from '@medledger/db';
 
 export interface StateWrite {
@@ -55,8 +54,12 @@ export class StateOverlay {
     this.#tx = null;
   }
 
-  /** Every write of the block, sorted by key: the order never depends on the order of writes. */
+  /**
+   * Every write of the block, sorted by key bytes: the order never depends on the order of writes.
+   * The map keys are the key bytes as latin1 strings (one char per byte, 0..255), so comparing
+   * them as strings orders them as `compareBytes` would, with native string comparisons.
+   */
   writes(): StateWrite[] {
-    return [...this.#block.values()].sort((a, b) => compareBytes(a.key, b.key));
+    return [...this.#block.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
   }
 }

@@ -7,3 +7,4 @@ export * from './governance.js';
 export * from './block.js';
 export * from './vote.js';
 export * from './genesis.js';
+export * from './views.js';

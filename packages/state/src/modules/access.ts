@@ -1,8 +1,8 @@
 import { concatBytes, uint64BE } from '@medledger/db';
 import { toHex, type AccessLogPayload } from '@medledger/types';
-import { TxCode, type AccessEventView } from '../interface.js';
-import { fail, ok, type TxHandler } from '../context.js';
-import { KeyRole, encodeEntry, type AccessEventEntry } from '../entities.js';
+import { TxCode, type AccessEventView, type TxResult } from '../interface.js';
+import { fail, ok, type ExecContext, type TxHandler } from '../context.js';
+import { KeyRole, encodeEntry, type AccessEventEntry, type RecordEntry } from '../entities.js';
 import { accessByAccessorPrefix, accessByPatientPrefix, accessEventKey, eventId } from '../keys.js';
 import { ConsentStatus, consentStatus, readConsent } from './consent.js';
 import { readRecord } from './records.js';
@@ -20,28 +20,51 @@ export const logAccess: TxHandler<'access.log'> = (ctx, p: AccessLogPayload) => 
   const accessor = ctx.signer.org;
   const record = readRecord(ctx.store, p.record);
   if (!record) return fail(TxCode.NotFound, 'record not found');
-
+  // Without a consent it is break-glass (the payload shape guarantees a stated reason): allowed, and flagged.
   if (p.consent !== null) {
-    const consent = readConsent(ctx.store, p.consent);
-    if (!consent) return fail(TxCode.NotFound, 'consent not found');
-    if (consent.grantee !== accessor) return fail(TxCode.Unauthorized, 'consent was granted to another organisation');
-    if (consent.patient !== record.patient) return fail(TxCode.Unauthorized, 'consent is for another patient');
-    if (consent.purpose !== p.purpose) return fail(TxCode.Unauthorized, 'consent is for another purpose');
-    const status = consentStatus(consent, ctx.time);
-    if (status === ConsentStatus.Revoked) return fail(TxCode.Unauthorized, 'consent was revoked');
-    if (status === ConsentStatus.Expired) return fail(TxCode.Expired, 'consent has expired');
-    const covered = consent.scope.types.includes(record.resourceType) || consent.scope.records.includes(record.id);
-    if (!covered) return fail(TxCode.Unauthorized, 'record is outside the consent scope');
+    const refused = checkConsent(ctx, p.consent, accessor, record, p.purpose);
+    if (refused) return refused;
   }
-  // else: break-glass (the payload shape guarantees a stated reason): allowed, and flagged.
+  writeAccessEvent(ctx, record, { accessor, purpose: p.purpose, consent: p.consent, breakGlass: p.breakGlass });
+  return ok();
+};
 
+/**
+ * The consent rules every access goes through (`access.log` and `access.serve`): granted to the
+ * accessor, for this record's patient and this purpose, active at block time, and covering the
+ * record by type or id. Returns the refusal, or undefined when the consent covers the access.
+ */
+export function checkConsent(
+  ctx: ExecContext,
+  consentId: string,
+  accessor: string,
+  record: RecordEntry,
+  purpose: string,
+): TxResult | undefined {
+  const consent = readConsent(ctx.store, consentId);
+  if (!consent) return fail(TxCode.NotFound, 'consent not found');
+  if (consent.grantee !== accessor) return fail(TxCode.Unauthorized, 'consent was granted to another organisation');
+  if (consent.patient !== record.patient) return fail(TxCode.Unauthorized, 'consent is for another patient');
+  if (consent.purpose !== purpose) return fail(TxCode.Unauthorized, 'consent is for another purpose');
+  const status = consentStatus(consent, ctx.time);
+  if (status === ConsentStatus.Revoked) return fail(TxCode.Unauthorized, 'consent was revoked');
+  if (status === ConsentStatus.Expired) return fail(TxCode.Expired, 'consent has expired');
+  if (!consent.scope.types.includes(record.resourceType) && !consent.scope.records.includes(record.id)) {
+    return fail(TxCode.Unauthorized, 'record is outside the consent scope');
+  }
+  return undefined;
+}
+
+/** Stores an access event at (height, tx index) and indexes it by patient and by accessor. */
+export function writeAccessEvent(
+  ctx: ExecContext,
+  record: RecordEntry,
+  access: Pick<AccessEventEntry, 'accessor' | 'purpose' | 'consent' | 'breakGlass'>,
+): void {
   const entry: AccessEventEntry = {
     record: record.id,
     patient: record.patient,
-    accessor,
-    purpose: p.purpose,
-    consent: p.consent,
-    breakGlass: p.breakGlass,
+    ...access,
     time: ctx.time,
     height: ctx.height,
     index: ctx.txIndex,
@@ -50,8 +73,7 @@ export const logAccess: TxHandler<'access.log'> = (ctx, p: AccessLogPayload) => 
   const id = eventId(ctx.height, ctx.txIndex);
   ctx.store.put(accessEventKey(id), encodeEntry(entry));
   for (const indexKey of accessIndexKeys(entry, id)) ctx.store.put(indexKey, EMPTY);
-  return ok();
-};
+}
 
 /** Keys end in time(8) ‖ height(8) ‖ tx index(4); the last 12 bytes name the event. */
 export function accessIndexKeys(e: AccessEventEntry, id: Uint8Array): Uint8Array[] {

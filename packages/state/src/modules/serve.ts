@@ -1,11 +1,10 @@
 import { sha256, verifyDocRequest } from '@medledger/crypto';
 import { decodeDocRequest, docRequestFresh, type AccessServePayload, type DocRequest } from '@medledger/types';
-import { TxCode, type TxResult } from '../interface.js';
-import { fail, ok, type ExecContext, type TxHandler } from '../context.js';
-import { KeyRole, encodeEntry, type AccessEventEntry, type RecordEntry } from '../entities.js';
-import { accessEventKey, eventId, servedRequestKey } from '../keys.js';
-import { accessIndexKeys } from './access.js';
-import { ConsentStatus, consentStatus, readConsent } from './consent.js';
+import { TxCode } from '../interface.js';
+import { fail, ok, type TxHandler } from '../context.js';
+import { KeyRole } from '../entities.js';
+import { servedRequestKey } from '../keys.js';
+import { checkConsent, writeAccessEvent } from './access.js';
 import { readErasure } from './erasure.js';
 import { readRecord } from './records.js';
 import { readKeyOwner } from './registry.js';
@@ -49,43 +48,12 @@ export const serveAccess: TxHandler<'access.serve'> = (ctx, p: AccessServePayloa
     if (refused) return refused;
   }
 
-  const entry: AccessEventEntry = {
-    record: record.id,
-    patient: record.patient,
+  writeAccessEvent(ctx, record, {
     accessor: reader.org,
     purpose: request.purpose,
     consent: p.consent,
     breakGlass: request.breakGlass,
-    time: ctx.time,
-    height: ctx.height,
-    index: ctx.txIndex,
-    tx: ctx.txHash,
-  };
-  const id = eventId(ctx.height, ctx.txIndex);
-  ctx.store.put(accessEventKey(id), encodeEntry(entry));
-  for (const key of accessIndexKeys(entry, id)) ctx.store.put(key, EMPTY);
+  });
   ctx.store.put(served, EMPTY);
   return ok();
 };
-
-/** The same rules as `access.log`: grantee, patient, purpose, active at block time, scope. */
-function checkConsent(
-  ctx: ExecContext,
-  consentId: string,
-  accessor: string,
-  record: RecordEntry,
-  purpose: string,
-): TxResult | undefined {
-  const consent = readConsent(ctx.store, consentId);
-  if (!consent) return fail(TxCode.NotFound, 'consent not found');
-  if (consent.grantee !== accessor) return fail(TxCode.Unauthorized, 'consent was granted to another organisation');
-  if (consent.patient !== record.patient) return fail(TxCode.Unauthorized, 'consent is for another patient');
-  if (consent.purpose !== purpose) return fail(TxCode.Unauthorized, 'consent is for another purpose');
-  const status = consentStatus(consent, ctx.time);
-  if (status === ConsentStatus.Revoked) return fail(TxCode.Unauthorized, 'consent was revoked');
-  if (status === ConsentStatus.Expired) return fail(TxCode.Expired, 'consent has expired');
-  if (!consent.scope.types.includes(record.resourceType) && !consent.scope.records.includes(record.id)) {
-    return fail(TxCode.Unauthorized, 'record is outside the consent scope');
-  }
-  return undefined;
-}

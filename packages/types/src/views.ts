@@ -1,0 +1,78 @@
+/**
+ * The read views the HTTP API serves and the client receives: JSON-ready (hex strings, ms times).
+ * One definition, so the state that produces them and the client that reads them never drift.
+ */
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, null at the end. */
+  next: string | null;
+}
+
+export interface RecordView {
+  id: string;
+  patient: string;
+  author: string;
+  resourceType: string;
+  contentHash: string;
+  size: number;
+  version: number;
+  previous: string | null;
+  createdAt: number;
+  height: number;
+}
+
+export interface PatientView {
+  id: string;
+  /** Address of the patient's own account, or null while custodial. */
+  account: string | null;
+  custodian: string | null;
+  encKey: string | null;
+  registeredAt: number;
+}
+
+export interface ConsentView {
+  id: string;
+  patient: string;
+  grantee: string;
+  scope: { types: string[]; records: string[] };
+  purpose: string;
+  expires: number;
+  grantedAt: number;
+  revokedAt: number | null;
+  status: 'active' | 'revoked' | 'expired';
+}
+
+export interface AccessEventView {
+  record: string;
+  patient: string;
+  accessor: string;
+  purpose: string;
+  consent: string | null;
+  breakGlass: string | null;
+  time: number;
+  height: number;
+  tx: string;
+}
+
+export interface OrgView {
+  id: string;
+  name: string;
+  kind: string;
+  orgKey: string;
+  encKey: string;
+  nodeKeys: string[];
+}
+
+export interface RecordQuery {
+  patient?: string;
+  author?: string;
+  type?: string;
+  /** createdAt >= since (block time, ms). */
+  since?: number;
+  /** createdAt <= until (block time, ms). */
+  until?: number;
+  /** Default 50; larger values are cut to 500. */
+  limit?: number;
+  /** `next` of the previous page of the same query. */
+  cursor?: string;
+}
