@@ -44,7 +44,8 @@ export async function runIndex(o) {
     const query = (patient) => state.query.records({ patient, limit });
     // Sanity: a page is full and ordered by time.
     const first = await query(ids[0]);
-    if (first.items.length !== Math.min(limit, perPatient)) throw new Error(`expected ${limit} records, got ${first.items.length}`);
+    if (first.items.length !== Math.min(limit, perPatient))
+      throw new Error(`expected ${limit} records, got ${first.items.length}`);
     for (let i = 0; i < 300; i++) await query(ids[(i * 31) % ids.length]); // warm-up (JIT, LevelDB cache)
     const loadAtStart = load();
     log(`querying ${o.queries} patient histories (limit ${limit}) (load ${loadAtStart.join(' ')})`);
@@ -148,7 +149,7 @@ async function build(db, state, genesis, records, patients) {
   }
   const types = ['Observation', 'Condition', 'MedicationRequest', 'DiagnosticReport', 'Encounter'];
   let lastLog = performance.now();
-  for (let done = 0; done < records; ) {
+  for (let done = 0; done < records;) {
     const n = Math.min(BLOCK_TXS, records - done);
     const txs = new Array(n);
     for (let k = 0; k < n; k++) {

@@ -8,11 +8,13 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = join(ROOT, 'packages/cli/dist/src/bin.js');
+/** The `medledger` CLI the nodes run; BENCH_CLI points at another build (e.g. a baseline checkout). */
+export const CLI = process.env.BENCH_CLI ?? join(ROOT, 'packages/cli/dist/src/bin.js');
 export const CORES = cpus().length;
 const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat counts CPU time in these ticks.
 
-export const log = (...parts) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${parts.join(' ')}\n`);
+export const log = (...parts) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${parts.join(' ')}\n`);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 

@@ -61,7 +61,18 @@ function resourceTypeOfLength(len) {
 export function initNetwork(dir, { validators, basePort, extraOrgs, params }) {
   const r = spawnSync(
     process.execPath,
-    [CLI, 'testnet', 'init', '--validators', String(validators), '--dir', dir, '--base-port', String(basePort), '--json'],
+    [
+      CLI,
+      'testnet',
+      'init',
+      '--validators',
+      String(validators),
+      '--dir',
+      dir,
+      '--base-port',
+      String(basePort),
+      '--json',
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`testnet init failed: ${r.stderr}`);
@@ -138,7 +149,9 @@ export function presign(net, { patients, anchors, txBytes }) {
     if (i > 0 && i % 50_000 === 0) log(`pre-signed ${i}/${anchors} anchors`);
   }
   const secs = (performance.now() - started) / 1000;
-  log(`pre-signed ${registrations.length} registrations and ${anchors} anchors of ${actualBytes} bytes in ${secs.toFixed(1)} s`);
+  log(
+    `pre-signed ${registrations.length} registrations and ${anchors} anchors of ${actualBytes} bytes in ${secs.toFixed(1)} s`,
+  );
   return { registrations, anchors: list, txBytes: actualBytes };
 }
 
@@ -221,7 +234,13 @@ export class CommitTracker {
           rec.height = h;
         }
       }
-      this.blocks.push({ height: h, round: block.header.round, txs: block.txs.length, seenAt, time: block.header.time });
+      this.blocks.push({
+        height: h,
+        round: block.header.round,
+        txs: block.txs.length,
+        seenAt,
+        time: block.header.time,
+      });
       this.height = h;
     }
   }
@@ -232,6 +251,8 @@ export class CommitTracker {
   }
 }
 
+const RETRY_MS = 50;
+
 /**
  * One submission lane per account: its txs go to its home node in nonce order, one request in
  * flight at a time (as `@medledger/client` does), because the node accepts nonce gaps and a tx
@@ -241,17 +262,28 @@ export class Lanes {
   constructor(accounts, manifest) {
     this.lanes = accounts.map((a) => {
       const url = new URL(manifest.nodes[a.node].api);
-      return { account: a, conn: new RawHttpConnection(url.hostname, Number(url.port)), queue: [], head: 0, busy: false };
+      return {
+        account: a,
+        conn: new RawHttpConnection(url.hostname, Number(url.port)),
+        queue: [],
+        head: 0,
+        busy: false,
+      };
     });
     this.byAccount = new Map(this.lanes.map((l) => [l.account, l]));
     this.inFlight = 0;
     this.closed = false;
-    this.stats = { accepted: 0, rejected: 0, errors: 0, codes: {} };
+    this.stats = { accepted: 0, rejected: 0, errors: 0, retries: 0, codes: {} };
   }
 
   static requestFor(tx, api) {
     const url = new URL(api);
-    return postRequestBytes(url.hostname, Number(url.port), '/txs', `{"tx":"${Buffer.from(tx.bytes).toString('hex')}"}`);
+    return postRequestBytes(
+      url.hostname,
+      Number(url.port),
+      '/txs',
+      `{"tx":"${Buffer.from(tx.bytes).toString('hex')}"}`,
+    );
   }
 
   push(tx) {
@@ -262,27 +294,40 @@ export class Lanes {
 
   get backlog() {
     let n = 0;
-    for (const l of this.lanes) n += l.queue.length - l.head;
+    for (const l of this.lanes) n += l.queue.length - l.head + (l.retry ? 1 : 0);
     return n;
   }
 
   #next(lane) {
-    if (this.closed || lane.head >= lane.queue.length) {
+    if (this.closed || (!lane.retry && lane.head >= lane.queue.length)) {
       lane.busy = false;
       return;
     }
-    const tx = lane.queue[lane.head++];
-    if (lane.head > 4096) {
-      lane.queue = lane.queue.slice(lane.head);
-      lane.head = 0;
+    let tx = lane.retry;
+    lane.retry = undefined;
+    if (!tx) {
+      tx = lane.queue[lane.head++];
+      if (lane.head > 4096) {
+        lane.queue = lane.queue.slice(lane.head);
+        lane.head = 0;
+      }
     }
     lane.busy = true;
     this.inFlight++;
-    tx.sentAt = performance.now();
+    tx.sentAt ??= performance.now();
     lane.conn.request(tx.request).then(
       (res) => {
         this.inFlight--;
         tx.status = res.status;
+        if (res.status === 503 && !this.closed) {
+          // Mempool full or node not ready: back off and send the same tx again, as a client
+          // would. The time it waits counts in its latency.
+          this.stats.retries++;
+          tx.status = undefined;
+          lane.retry = tx;
+          setTimeout(() => this.#next(lane), RETRY_MS);
+          return;
+        }
         if (res.status === 202) {
           tx.acceptedAt = performance.now();
           this.stats.accepted++;

@@ -34,11 +34,18 @@ export async function runSync(o) {
   await tracker.stop();
   const target = tracker.height;
   const syncedTxs = tracker.blocks.reduce((s, b) => s + b.txs, 0);
-  log(`${plan.anchors.length} anchors committed in ${loadSecs.toFixed(1)} s (${Math.round(plan.anchors.length / loadSecs)} tx/s on ${late} validators); height ${target}, ${syncedTxs} txs in blocks`);
+  log(
+    `${plan.anchors.length} anchors committed in ${loadSecs.toFixed(1)} s (${Math.round(plan.anchors.length / loadSecs)} tx/s on ${late} validators); height ${target}, ${syncedTxs} txs in blocks`,
+  );
 
   const node = nodes[late];
   const loadAtStart = load();
   log(`starting ${node.name} with an empty database (load ${loadAtStart.join(' ')})`);
+  if (o.profile) {
+    const profDir = o.profile === true ? join(dir, 'profiles') : o.profile;
+    node.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    log(`CPU profile of ${node.name} goes to ${profDir}`);
+  }
   const spawned = Date.now();
   node.start();
   let peakRss = 0;

@@ -20,7 +20,9 @@ export async function runThroughput(o) {
   const verifyPerSecPerCore = measureVerifyRate(2);
   const ceilingTps = Math.round((CORES * verifyPerSecPerCore) / o.validators);
   const rate = o.rate ?? Math.max(3000, Math.ceil((ceilingTps * 1.25) / 100) * 100);
-  log(`verify ${verifyPerSecPerCore}/s/core, ${CORES} cores, ${o.validators} validators: ceiling ${ceilingTps} tx/s; offering ${rate} tx/s for ${o.duration} s`);
+  log(
+    `verify ${verifyPerSecPerCore}/s/core, ${CORES} cores, ${o.validators} validators: ceiling ${ceilingTps} tx/s; offering ${rate} tx/s for ${o.duration} s`,
+  );
 
   const dir = scratchDir('tps', o.keep);
   const net = initNetwork(dir, {
@@ -47,7 +49,7 @@ export async function runThroughput(o) {
   await tracker.start(0);
   const lanes = new Lanes(net.accounts, net.manifest);
   const regSecs = await submitAndCommit(lanes, tracker, plan.registrations, 'patient registrations');
-  lanes.stats = { accepted: 0, rejected: 0, errors: 0, codes: {} };
+  lanes.stats = { accepted: 0, rejected: 0, errors: 0, retries: 0, codes: {} };
   log(`${plan.registrations.length} patients registered in ${regSecs.toFixed(1)} s; height ${tracker.height}`);
 
   for (const tx of plan.anchors) tracker.track(tx.hash, tx);
@@ -92,7 +94,7 @@ export async function runThroughput(o) {
   const loadAtEnd = load();
   sampleMem();
   await lanes.close();
-  const unsent = anchors.length - anchors.filter((t) => t.sentAt !== undefined).length;
+  const unsent = anchors.filter((t) => t.status === undefined).length;
 
   // Drain: every accepted tx must commit (exactly once); stop waiting when commits stall.
   const accepted = anchors.filter((t) => t.status === 202);
@@ -155,6 +157,7 @@ export async function runThroughput(o) {
     refused: lanes.stats.rejected,
     refusedCodes: lanes.stats.codes,
     sendErrors: lanes.stats.errors,
+    retried503: lanes.stats.retries,
     unsent,
     acceptedTps: round(accepted.filter((t) => t.acceptedAt <= endAt).length / elapsedS, 0),
     p50FromSendMs: round(percentile(latSend, 50), 0),
@@ -173,6 +176,7 @@ export async function runThroughput(o) {
     ),
     drainS: round((drainedAt - endAt) / 1000, 1),
     blockExecMs: metrics.blockExecMs,
+    nodeMemoryAtEnd: metrics.memory,
     nodes: nodeStats,
     benchCpuPct: round(((benchCpu.user + benchCpu.system) / 1e6 / elapsedS) * 100, 0),
     txBytes: plan.txBytes,
@@ -186,20 +190,26 @@ export async function runThroughput(o) {
   printResult(result);
 }
 
-
 /** A few node-side numbers from `GET /metrics` (Prometheus text), averaged over the nodes. */
 async function scrapeMetrics(apis) {
   let execSum = 0;
   let execCount = 0;
+  const memory = [];
   for (const api of apis) {
     try {
       const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
       const num = (name) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
       execSum += num('medledger_block_execution_seconds_sum');
       execCount += num('medledger_block_execution_seconds_count');
+      const mb = (name) => Math.round(num(name) / 1048576);
+      memory.push({
+        heapUsedMb: mb('medledger_process_nodejs_heap_size_used_bytes'),
+        heapTotalMb: mb('medledger_process_nodejs_heap_size_total_bytes'),
+        externalMb: mb('medledger_process_nodejs_external_memory_bytes'),
+      });
     } catch {
       /* a node that does not answer leaves its numbers out */
     }
   }
-  return { blockExecMs: execCount ? round((execSum / execCount) * 1000, 1) : null };
+  return { blockExecMs: execCount ? round((execSum / execCount) * 1000, 1) : null, memory };
 }

@@ -6,3 +6,4 @@ export * from './keyfile.js';
 export * from './envelope.js';
 export * from './doc-request.js';
 export * from './sign-tx.js';
+export * from './verifier-pool.js';

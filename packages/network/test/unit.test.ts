@@ -30,6 +30,7 @@ describe('names and keys', () => {
       sync: '/medledger/med-1/sync/1',
       status: '/medledger/med-1/status/1',
       docs: '/medledger/med-1/docs/1',
+      proposalTxs: '/medledger/med-1/proposal-txs/1',
     });
   });
 

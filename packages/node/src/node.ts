@@ -2,6 +2,7 @@ import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type Vote } fr
 import {
   EncKey,
   Signer,
+  VerifierPool,
   addressHex,
   passphraseFromEnv,
   readEncKeyFile,
@@ -150,6 +151,7 @@ export class MedLedgerNode {
         logger: log('sync'),
         metrics: this.metrics,
         onApplied: (c) => this.#onCommit(c, true),
+        verified,
       },
     );
     this.driver = new ConsensusDriver(
@@ -174,7 +176,20 @@ export class MedLedgerNode {
     );
     this.#txGossip = new TxGossip(
       { topic: topic.tx, maxBatch: 512, flushMs: 10 },
-      { network: this.network, mempool: this.mempool, logger: log('txgossip') },
+      {
+        network: this.network,
+        mempool: this.mempool,
+        logger: log('txgossip'),
+        // Gossiped batches are checked on worker threads (ADR 0008); 0 threads checks them inline.
+        ...(this.config.mempool.verifyThreads > 0
+          ? {
+              verifier: {
+                pool: new VerifierPool({ threads: this.config.mempool.verifyThreads, minBatch: 32 }),
+                verified,
+              },
+            }
+          : {}),
+      },
     );
     this.api = createApiServer(
       { bodyLimitBytes: this.config.api.bodyLimitBytes, commitWaitMs: this.config.api.commitWaitMs },

@@ -83,3 +83,36 @@ test('after a commit the included txs leave and txs the block made invalid are d
   assert.deepEqual(nonces(l), [2]);
   await l.close();
 });
+
+test('after a commit an account whose nonce moved past its pending txs loses them', async () => {
+  const l = await createLedger();
+  // Nonce 5 is committed (as if through another node's mempool): pending 2..4 are stale.
+  for (const n of [2, 3, 4, 6]) l.mempool.add(register(l.org, n).bytes);
+  const five = register(l.org, 5);
+  const proposal = l.chain.buildProposal(0, Date.now(), l.validators[0]!.address, [
+    { tx: five.tx, hash: Buffer.from(five.hash, 'hex'), hashHex: five.hash, bytes: five.bytes, sender: '' },
+  ]);
+  const hash = l.chain.validateBlock(proposal.block, Date.now());
+  const committed = await l.chain.commit(proposal.block, { height: 1, round: 0, blockHash: hash, signatures: [] });
+  l.mempool.update(committed.txHashes);
+  assert.deepEqual(nonces(l), [6]);
+  await l.close();
+});
+
+test('txs a proposal could not execute are evicted; peers get more room than clients', async () => {
+  const l = await createLedger({ maxTxs: 2 });
+  const a = register(l.org, 1);
+  l.mempool.add(a.bytes);
+  l.mempool.add(register(l.org, 2).bytes);
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.org, 3).bytes)),
+    'MEMPOOL_FULL',
+  );
+  assert.equal(
+    codeOf(() => l.mempool.add(register(l.org, 3).bytes, 'peer')),
+    'accepted',
+  );
+  l.mempool.evict([a.hash]);
+  assert.deepEqual(nonces(l), [2, 3]);
+  await l.close();
+});

@@ -11,7 +11,7 @@ import type {
   StateQueries,
 } from './interface.js';
 import type { StateReader } from './context.js';
-import { decodeAccessEvent, decodeEvidence, decodeOrg } from './entities.js';
+import { decodeAccessEvent, decodeEvidence, decodeOrg, decodeRecord } from './entities.js';
 import { StateErrorCode, stateError } from './errors.js';
 import { CursorKind, decodeCursor, encodeCursor } from './cursor.js';
 import {
@@ -141,8 +141,10 @@ export class StateQueryService implements StateQueries {
       kind: CursorKind.Record,
       tailBytes: TIME_ID_TAIL,
       filtered: authorFilter !== undefined,
-      load: (key) => {
-        const record = readRecord(this.#reader, key.subarray(key.length - ID_BYTES));
+      load: (key, value) => {
+        // The by-patient index carries the record itself (records.ts): no point read per item.
+        const record =
+          value.length > 0 ? decodeRecord(value) : readRecord(this.#reader, key.subarray(key.length - ID_BYTES));
         if (!record) throw danglingIndex('record');
         if (authorFilter !== undefined && record.author !== authorFilter) return undefined;
         return recordView(record);
@@ -246,7 +248,7 @@ export class StateQueryService implements StateQueries {
     kind: CursorKind;
     tailBytes: number;
     filtered: boolean;
-    load: (key: Uint8Array) => T | undefined;
+    load: (key: Uint8Array, value: Uint8Array) => T | undefined;
   }): Promise<Page<T>> {
     let gte = concatBytes(p.prefix, uint64BE(p.since ?? 0));
     if (p.cursor !== undefined) {
@@ -261,8 +263,8 @@ export class StateQueryService implements StateQueries {
 
     const found: { item: T; position: Uint8Array }[] = [];
     const range = this.#db.range(p.filtered ? { gte, lt } : { gte, lt, limit: p.limit + 1 });
-    for await (const [key] of range) {
-      const item = p.load(key);
+    for await (const [key, value] of range) {
+      const item = p.load(key, value);
       if (item === undefined) continue;
       found.push({ item, position: key.subarray(key.length - p.tailBytes) });
       if (found.length > p.limit) break;

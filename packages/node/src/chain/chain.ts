@@ -49,6 +49,15 @@ interface Execution {
   txHashes: Uint8Array[];
 }
 
+/**
+ * Share of the propose timeout a proposal's execution may take. Validators execute it again
+ * after it arrives, and all of that must fit in the timeout or they prevote nil (ADR 0008).
+ */
+const PROPOSAL_EXEC_BUDGET = 0.2;
+const MIN_PROPOSAL_TXS = 100;
+/** Until an execution was measured. */
+const INITIAL_PROPOSAL_TXS = 1000;
+
 const invalid = (message: string, meta: Record<string, unknown> = {}) =>
   new MedLedgerError(NodeErrorCode.InvalidBlock, message, meta);
 
@@ -61,6 +70,8 @@ const invalid = (message: string, meta: Record<string, unknown> = {}) =>
 export class Chain {
   readonly #executions = new Map<string, Execution>();
   #latest: StoredBlock | undefined;
+  /** Recent execution time per tx in ms (moving average over blocks of some size). */
+  #msPerTx = 0;
   readonly chainId: string;
 
   constructor(
@@ -119,6 +130,25 @@ export class Chain {
     return this.modules.state.validatorsAt(height);
   }
 
+  /**
+   * How many txs this node puts in a proposal: as many as it can execute in its share of the
+   * propose timeout at the execution speed of recent blocks, within `maxBlockTxs`. A block that
+   * takes longer to build and validate than the timeout is prevoted nil and the round is lost,
+   * on a slow or loaded machine for every height. A local policy: validators accept any size up
+   * to `maxBlockTxs`.
+   */
+  proposalTxLimit(): number {
+    const p = this.opts.genesis.params;
+    if (this.#msPerTx === 0) return Math.min(p.maxBlockTxs, INITIAL_PROPOSAL_TXS);
+    const fit = Math.floor((p.timeoutProposeMs * PROPOSAL_EXEC_BUDGET) / this.#msPerTx);
+    return Math.max(Math.min(MIN_PROPOSAL_TXS, p.maxBlockTxs), Math.min(p.maxBlockTxs, fit));
+  }
+
+  #noteExecution(ms: number, txs: number): void {
+    if (txs < 50) return;
+    this.#msPerTx = this.#msPerTx === 0 ? ms / txs : 0.7 * this.#msPerTx + (0.3 * ms) / txs;
+  }
+
   /** Builds the block for (height, round): executes the candidates and leaves out any that fail. */
   buildProposal(round: number, time: number, proposer: Uint8Array, candidates: MempoolTx[]): StoredBlock {
     const height = this.height + 1;
@@ -140,7 +170,9 @@ export class Chain {
       };
       const decoded: DecodedTx[] = txs.map((t) => ({ tx: t.tx, hash: t.hash }));
       const batch = this.modules.db.createBatch();
+      const started = performance.now();
       const execution = this.modules.state.executeBlock(header, decoded, batch);
+      this.#noteExecution(performance.now() - started, decoded.length);
       const failed = new Set(execution.results.flatMap((r, i) => (r.code === TxCode.Ok ? [] : [i])));
       if (failed.size > 0) {
         // Rare: the state moved since these txs were checked. Build again without them.
@@ -158,9 +190,10 @@ export class Chain {
   /**
    * Full validation of a proposed block at local time `now`: header links, proposer, time,
    * the parent's commit certificate, every tx (shape, signature once per node) and execution
-   * with every tx succeeding. Throws INVALID_BLOCK with the reason.
+   * with every tx succeeding. Throws INVALID_BLOCK with the reason. `known` may supply txs
+   * already decoded and signature-checked, by hex hash (block sync checks them ahead).
    */
-  validateBlock(block: Block, now: number | null): Uint8Array {
+  validateBlock(block: Block, now: number | null, known?: (hash: string) => Tx | undefined): Uint8Array {
     const started = performance.now();
     const { header } = block;
     const hash = blockHash(header);
@@ -202,7 +235,7 @@ export class Chain {
       if (seen.has(id)) throw invalid(`tx ${i} appears twice`);
       seen.add(id);
       // Same hash, same bytes: a mempool tx was decoded and its signature verified on entry.
-      const pending = this.modules.pendingTx?.(id);
+      const pending = known?.(id) ?? this.modules.pendingTx?.(id);
       if (pending) return { tx: pending, hash: txHash };
       let tx;
       try {
@@ -223,6 +256,7 @@ export class Chain {
     if (failed >= 0) throw invalid(`tx ${failed} fails: ${execution.results[failed]!.log}`);
     this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
     this.modules.metrics.blockExecSeconds.observe((performance.now() - started) / 1000);
+    this.#noteExecution(performance.now() - started, decoded.length);
     return hash;
   }
 
@@ -267,12 +301,12 @@ export class Chain {
   }
 
   /** Writes the decided block, its commit and all its effects in one atomic, synced batch. */
-  async commit(block: Block, commit: Commit): Promise<CommittedBlock> {
+  async commit(block: Block, commit: Commit, known?: (hash: string) => Tx | undefined): Promise<CommittedBlock> {
     const hash = blockHash(block.header);
     if (!bytesEqual(commit.blockHash, hash))
       throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is for another block');
     // Checks the body against the header even when the execution is cached.
-    this.validateBlock(block, null);
+    this.validateBlock(block, null, known);
     const { batch, execution, txHashes } = this.#executions.get(toHex(hash))!;
     const stored: StoredBlock = { block, hash, bytes: encodeBlock(block) };
     this.modules.blocks.putBlock(batch, stored, commit, txHashes, execution.results);

@@ -157,6 +157,8 @@ export function validateNodeConfig(c: NodeConfig): void {
   }
   if (!LOG_LEVELS.includes(c.log.level)) fail('log.level', LOG_LEVELS.join('|'));
   for (const k of ['maxTxs', 'maxBytes', 'maxPerAccount'] as const) positive(c.mempool[k], `mempool.${k}`);
+  if (!Number.isInteger(c.mempool.verifyThreads) || c.mempool.verifyThreads < 0 || c.mempool.verifyThreads > 16)
+    fail('mempool.verifyThreads', '0..16');
   if (!Number.isInteger(c.api.bodyLimitBytes) || c.api.bodyLimitBytes < 1024)
     fail('api.bodyLimitBytes', 'at least 1024');
   positive(c.api.commitWaitMs, 'api.commitWaitMs');

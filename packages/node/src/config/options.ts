@@ -29,6 +29,8 @@ export interface MempoolOptions {
   maxBytes: number;
   /** Pending txs one account may hold: the consortium's rate limit in place of fees. */
   maxPerAccount: number;
+  /** Worker threads that check the signatures of gossiped tx batches; 0 checks them inline. */
+  verifyThreads: number;
 }
 
 export const DEFAULT_NODE_CONFIG: NodeConfig = {
@@ -36,7 +38,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   org: 'org',
   api: { host: '127.0.0.1', port: 26657, bodyLimitBytes: 1024 * 1024, commitWaitMs: 30_000 },
   p2p: { host: '127.0.0.1', port: 26656, bootstrap: [] },
-  mempool: { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000 },
+  mempool: { maxTxs: 10_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000, verifyThreads: 2 },
   log: { level: 'info' },
   faults: false,
 };

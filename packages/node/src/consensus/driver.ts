@@ -355,9 +355,7 @@ export class ConsensusDriver {
     const txs: (Uint8Array | undefined)[] = txHashes.map((h) => this.m.mempool.get(toHex(h))?.bytes);
     const missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
     if (missing.length > 0) {
-      const proposer = this.m.chain
-        .validatorsAt(proposal.height)
-        .find((v) => bytesEqual(v.address, proposal.proposer));
+      const proposer = this.m.chain.validatorsAt(proposal.height).find((v) => bytesEqual(v.address, proposal.proposer));
       const peers = [...new Set([proposer ? peerIdFromNodeKey(proposer.pubKey) : from, from])];
       let fetched: Uint8Array[] | undefined;
       for (const peer of peers) {
@@ -505,7 +503,7 @@ export class ConsensusDriver {
         a.round,
         this.m.now(),
         signer.address,
-        this.m.mempool.reap(p.maxBlockTxs, p.maxBlockBytes),
+        this.m.mempool.reap(this.m.chain.proposalTxLimit(), p.maxBlockBytes),
       );
       block = stored.block;
       blockBytes = stored.bytes;

@@ -40,7 +40,7 @@ export class Mempool implements MempoolView {
   #bytes = 0;
 
   constructor(
-    private readonly opts: MempoolOptions & { chainId: string },
+    private readonly opts: Pick<MempoolOptions, 'maxTxs' | 'maxBytes' | 'maxPerAccount'> & { chainId: string },
     private readonly modules: { state: StateMachine; verified: VerifiedTxCache },
   ) {}
 
@@ -68,11 +68,19 @@ export class Mempool implements MempoolView {
    * Checks and adds one tx. Throws a MedLedgerError with a code the API reports; a duplicate of
    * a pending tx returns it without error (the same tx sent to two nodes is normal).
    */
-  add(bytes: Uint8Array): MempoolTx {
+  add(bytes: Uint8Array, from: 'api' | 'peer' = 'api'): MempoolTx {
     const hash = sha256(bytes);
     const hashHex = toHex(hash);
     const pending = this.#txs.get(hashHex);
     if (pending) return pending;
+    // Refused before any decoding or signature check: under overload a refusal must be cheap.
+    // The limits bound what clients submit; txs from peers, which another node already took in,
+    // get twice the room, so that all mempools hold the same txs under load. A node that drops
+    // an account's tx n but keeps its n + 1 may propose n + 1, and n can then never commit.
+    const room = from === 'peer' ? 2 : 1;
+    if (this.#txs.size >= this.opts.maxTxs * room || this.#bytes + bytes.length > this.opts.maxBytes * room) {
+      throw new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
+    }
     const tx = decodeTx(bytes);
     if (tx.chainId !== this.opts.chainId) {
       throw new MedLedgerError(NodeErrorCode.WrongChain, `tx is for chain ${tx.chainId}`);
@@ -90,9 +98,6 @@ export class Mempool implements MempoolView {
     }
     if (queue && queue.byNonce.size >= this.opts.maxPerAccount) {
       throw new MedLedgerError(NodeErrorCode.RateLimited, 'too many pending txs for this account');
-    }
-    if (this.#txs.size >= this.opts.maxTxs || this.#bytes + bytes.length > this.opts.maxBytes) {
-      throw new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
     }
     const result = this.modules.state.checkTx(tx);
     if (result.code !== TxCode.Ok) throw txResultError(result);

@@ -7,13 +7,22 @@ import {
   decodeBlock,
   decodeCanonical,
   decodeCommit,
+  decodeTx,
   encodeCanonical,
   encodeCommit,
   shapeError,
+  toHex,
+  txSignBytes,
+  type Block,
+  type Commit,
+  type Tx,
 } from '@medledger/types';
+import { VerifierPool, sha256, type VerifyItem } from '@medledger/crypto';
+import { availableParallelism } from 'node:os';
 import type { BlockStore } from '@medledger/db';
 import type { NetworkService } from '@medledger/network';
 import { blockHash, type Chain, type CommittedBlock } from '../chain/chain.js';
+import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 
@@ -31,6 +40,8 @@ export const DEFAULT_SYNC_OPTIONS = {
   maxResponseBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 10_000,
 } as const;
+
+const SYNC_RESPONSE_TARGET_BYTES = 2 * 1024 * 1024;
 
 export interface PeerStatus {
   peerId: string;
@@ -52,8 +63,17 @@ export class BlockSync {
       logger: Logger;
       metrics: Metrics;
       onApplied: (committed: CommittedBlock) => void;
+      /** When set, tx signatures of fetched blocks are checked ahead on worker threads. */
+      verified?: VerifiedTxCache;
     },
   ) {}
+
+  /** Worker threads for a catch-up, started with it and stopped after it (ADR 0008). */
+  #pool: VerifierPool | undefined;
+  /** Blocks asked for per request, adapted to their size (see #fetchRange). */
+  #count = 16;
+  /** Txs of fetched blocks whose signatures verified, decoded, by hex hash; for block execution. */
+  readonly #checked = new Map<string, Tx>();
 
   async start(): Promise<void> {
     const limits = { maxRequestBytes: 64, requestsPerSecond: 50 };
@@ -108,6 +128,52 @@ export class BlockSync {
 
   /** Applies blocks from the best peers until none reports more than we have. */
   async catchUp(reason: string): Promise<number> {
+    try {
+      return await this.#catchUp(reason);
+    } finally {
+      const pool = this.#pool;
+      this.#pool = undefined;
+      await pool?.close();
+    }
+  }
+
+  /**
+   * Verifies the signatures of the txs in `blocks` that this node has not verified yet, spread
+   * over worker threads, and records the valid ones in the verified-tx cache, so that executing
+   * the blocks does not verify them again one by one on the main thread. An invalid signature
+   * is left unrecorded: the block then fails validation as it would have without this step.
+   */
+  async #preverify(blocks: Block[]): Promise<void> {
+    const verified = this.m.verified;
+    if (!verified) return;
+    const items: VerifyItem[] = [];
+    const ids: string[] = [];
+    const txs: Tx[] = [];
+    for (const block of blocks) {
+      for (const raw of block.txs) {
+        const id = toHex(sha256(raw));
+        if (verified.has(id)) continue;
+        try {
+          const tx = decodeTx(raw);
+          items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
+          ids.push(id);
+          txs.push(tx);
+        } catch {
+          // Left to block validation, which rejects it.
+        }
+      }
+    }
+    if (items.length < 256) return;
+    this.#pool ??= new VerifierPool({ threads: Math.min(4, availableParallelism()), minBatch: 128 });
+    const ok = await this.#pool.verify(items);
+    ok.forEach((valid, i) => {
+      if (!valid) return;
+      verified.add(ids[i]!);
+      this.#checked.set(ids[i]!, txs[i]!);
+    });
+  }
+
+  async #catchUp(reason: string): Promise<number> {
     let applied = 0;
     for (let attempt = 0; attempt < 20; attempt++) {
       const statuses = (await this.peerStatuses()).filter((s) => s.height > this.m.chain.height);
@@ -134,33 +200,64 @@ export class BlockSync {
 
   async #fetchFrom(peerId: string, target: number): Promise<number> {
     let applied = 0;
-    while (this.m.chain.height < target) {
-      const from = this.m.chain.height + 1;
-      const res = await this.m.network.request(
-        peerId,
-        this.opts.syncProtocol,
-        encodeCanonical([from, this.opts.batchBlocks]),
-        { signal: AbortSignal.timeout(this.opts.requestTimeoutMs), maxResponseBytes: this.opts.maxResponseBytes },
-      );
-      const entries = assertArray(decodeCanonical(res), 'sync response', this.opts.batchBlocks);
-      if (entries.length === 0) break;
-      for (const [i, entry] of entries.entries()) {
-        if (!Array.isArray(entry) || entry.length !== 2) throw shapeError(`sync response[${i}]`, 'a pair');
-        const block = decodeBlock(assertBytes(entry[0], 'block'));
-        const commit = decodeCommit(assertBytes(entry[1], 'commit'));
-        const height = this.m.chain.height + 1;
-        if (block.header.height !== height)
-          throw new MedLedgerError('SYNC_OUT_OF_ORDER', `peer sent height ${block.header.height}, expected ${height}`);
-        if (!bytesEqual(commit.blockHash, blockHash(block.header)))
-          throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
-        this.m.chain.verifyCommit(commit, height);
-        const committed = await this.m.chain.commit(block, commit);
-        this.m.metrics.syncedBlocks.inc();
-        this.m.onApplied(committed);
-        applied++;
-        if (applied % 1000 === 0) this.m.logger.info({ height, target }, 'block sync progress');
+    // One request ahead: the next range is fetched, decoded and its signatures checked on the
+    // worker threads while this one is executed and written.
+    let next: Promise<{ block: Block; commit: Commit }[]> | undefined = this.#fetchRange(
+      peerId,
+      this.m.chain.height + 1,
+    );
+    try {
+      while (next) {
+        const batch = await next;
+        next = undefined;
+        if (batch.length === 0) break;
+        const after = batch[batch.length - 1]!.block.header.height + 1;
+        if (after <= target) next = this.#fetchRange(peerId, after);
+        for (const { block, commit } of batch) {
+          const height = this.m.chain.height + 1;
+          if (block.header.height !== height)
+            throw new MedLedgerError(
+              'SYNC_OUT_OF_ORDER',
+              `peer sent height ${block.header.height}, expected ${height}`,
+            );
+          if (!bytesEqual(commit.blockHash, blockHash(block.header)))
+            throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
+          this.m.chain.verifyCommit(commit, height);
+          const committed = await this.m.chain.commit(block, commit, (h) => this.#checked.get(h));
+          for (const h of committed.txHashes) this.#checked.delete(h);
+          this.m.metrics.syncedBlocks.inc();
+          this.m.onApplied(committed);
+          applied++;
+          if (applied % 1000 === 0) this.m.logger.info({ height, target }, 'block sync progress');
+        }
       }
+    } finally {
+      next?.catch(() => undefined);
+      this.#checked.clear();
     }
     return applied;
+  }
+
+  async #fetchRange(peerId: string, from: number): Promise<{ block: Block; commit: Commit }[]> {
+    const res = await this.m.network.request(peerId, this.opts.syncProtocol, encodeCanonical([from, this.#count]), {
+      signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
+      maxResponseBytes: this.opts.maxResponseBytes,
+    });
+    const entries = assertArray(decodeCanonical(res), 'sync response', this.opts.batchBlocks);
+    // About 2 MB a response: big enough to amortise a round trip, small enough that the next
+    // range is fetched and verified while this one executes, and memory stays bounded.
+    if (entries.length > 0) {
+      const perBlock = res.length / entries.length;
+      this.#count = Math.max(1, Math.min(this.opts.batchBlocks, Math.floor(SYNC_RESPONSE_TARGET_BYTES / perBlock)));
+    }
+    const batch = entries.map((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) throw shapeError(`sync response[${i}]`, 'a pair');
+      return {
+        block: decodeBlock(assertBytes(entry[0], 'block')),
+        commit: decodeCommit(assertBytes(entry[1], 'commit')),
+      };
+    });
+    await this.#preverify(batch.map((d) => d.block));
+    return batch;
   }
 }

@@ -59,8 +59,16 @@ export const anchorRecord: TxHandler<'record.anchor'> = (ctx, p: RecordAnchorPay
     createdAt: ctx.time,
     height: ctx.height,
   };
-  ctx.store.put(key, encodeEntry(entry));
-  for (const indexKey of recordIndexKeys(entry)) ctx.store.put(indexKey, EMPTY);
+  const value = encodeEntry(entry);
+  ctx.store.put(key, value);
+  const [byPatient, ...others] = recordIndexKeys(entry);
+  // The by-patient index entry holds a copy of the record (a covering index): a patient's
+  // history is then one range read instead of a point read per record, scattered over the
+  // database by the records' random ids. Records are never rewritten, so the copy cannot go
+  // stale; anything that one day updates a record must update this copy too. The index is
+  // not part of the app hash (ADR 0004), so this is a local storage choice, not consensus.
+  ctx.store.put(byPatient!, value);
+  for (const indexKey of others) ctx.store.put(indexKey, EMPTY);
   return ok();
 };
 
