@@ -19,4 +19,5 @@ export const NodeErrorCode = {
   InvalidBlock: 'INVALID_BLOCK',
   InvalidCommit: 'INVALID_COMMIT',
   DoubleSign: 'DOUBLE_SIGN_REFUSED',
+  ProposalTxs: 'PROPOSAL_TXS_INVALID',
 } as const;

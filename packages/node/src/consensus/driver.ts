@@ -1,4 +1,5 @@
 import {
+  MedLedgerError,
   VoteType,
   assertArray,
   assertBytes,
@@ -25,6 +26,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
 import type { Equivocator } from './byzantine.js';
+import { NodeErrorCode } from '../errors.js';
 import {
   decodeConsensusMessage,
   decodeGossipMessage,
@@ -368,7 +370,8 @@ export class ConsensusDriver {
       if (!fetched) return undefined;
       this.m.metrics.proposalTxsFetched.inc(missing.length);
       for (const [k, i] of missing.entries()) {
-        if (!bytesEqual(sha256(fetched[k]!), txHashes[i]!)) throw new Error(`fetched tx ${i} has another hash`);
+        if (!bytesEqual(sha256(fetched[k]!), txHashes[i]!))
+          throw new MedLedgerError(NodeErrorCode.ProposalTxs, `fetched tx ${i} has another hash`);
         txs[i] = fetched[k];
       }
     }
@@ -388,21 +391,23 @@ export class ConsensusDriver {
       },
     );
     const list = assertArray(decodeCanonical(res), 'proposal txs', indices.length);
-    if (list.length !== indices.length) throw new Error('peer sent another number of txs');
+    if (list.length !== indices.length)
+      throw new MedLedgerError(NodeErrorCode.ProposalTxs, 'peer sent another number of txs');
     return list.map((t, i) => assertBytes(t, `proposal txs[${i}]`));
   }
 
   /** Answers [blockHash, indices] with those txs of a block proposed at the current height. */
   #serveProposalTxs(req: Uint8Array): Uint8Array {
     const v = decodeCanonical(req);
-    if (!Array.isArray(v) || v.length !== 2) throw new Error('expected [blockHash, indices]');
+    if (!Array.isArray(v) || v.length !== 2)
+      throw new MedLedgerError(NodeErrorCode.ProposalTxs, 'expected [blockHash, indices]');
     const block = this.#blocks.get(toHex(assertBytes(v[0], 'blockHash', 32)));
-    if (!block) throw new Error('no such proposal here');
+    if (!block) throw new MedLedgerError(NodeErrorCode.ProposalTxs, 'no such proposal here');
     const indices = assertArray(v[1], 'indices', block.txs.length);
     return encodeCanonical(
       indices.map((i) => {
         const tx = block.txs[assertUint(i, 'index')];
-        if (!tx) throw new Error('index out of range');
+        if (!tx) throw new MedLedgerError(NodeErrorCode.ProposalTxs, 'index out of range');
         return tx;
       }),
     );
