@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentAad, EncKey, readEncKeyFile, readKeyFile, Signer } from '@medledger/crypto';
 import { createDocumentRequest, MedLedgerClient } from '@medledger/client';
-import { fromHex, toHex } from '@medledger/types';
+import { fromHex, toHex, type AccessEventView } from '@medledger/types';
 import { cliJson, getJson, runCli, startTestnet, tempDir, waitFor, type Testnet } from './helpers/harness.js';
 import { randomId } from './helpers/txs.js';
 
@@ -21,17 +21,7 @@ const JSONSchemaValidator = require('@asymmetrik/fhir-json-schema-validator') as
   validate(resource: unknown, verbose?: boolean): unknown[];
 };
 
-interface AccessEvent {
-  record: string;
-  patient: string;
-  accessor: string;
-  purpose: string;
-  consent: string | null;
-  breakGlass: string | null;
-  time: number;
-  height: number;
-  tx: string;
-}
+type AccessEvent = AccessEventView;
 
 /** The value at a dotted path (`entry.0.resource.status`), for assertions on FHIR JSON. */
 const at = (value: unknown, path: string): unknown =>

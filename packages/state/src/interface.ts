@@ -1,4 +1,15 @@
-import type { Genesis, Header, Tx } from '@medledger/types';
+import type {
+  AccessEventView,
+  ConsentView,
+  Genesis,
+  Header,
+  OrgView,
+  Page,
+  PatientView,
+  RecordQuery,
+  RecordView,
+  Tx,
+} from '@medledger/types';
 import type { WriteBatch } from '@medledger/db';
 import type { ErasureView } from './modules/erasure.js';
 import type { ProposalView } from './modules/governance.js';
@@ -66,24 +77,8 @@ export interface StateMachine {
   readonly query: StateQueries;
 }
 
-export type {
-  Page,
-  RecordView,
-  PatientView,
-  ConsentView,
-  AccessEventView,
-  OrgView,
-  RecordQuery,
-} from '@medledger/types';
-import type {
-  Page,
-  RecordView,
-  PatientView,
-  ConsentView,
-  AccessEventView,
-  OrgView,
-  RecordQuery,
-} from '@medledger/types';
+// The read views are shapes shared with the client; they live in @medledger/types.
+export type { Page, RecordView, PatientView, ConsentView, AccessEventView, OrgView, RecordQuery };
 
 /** Read-only queries over committed state and the index (async: they may iterate ranges). */
 export interface StateQueries {
