@@ -3,6 +3,7 @@ import type {
   ConsentView,
   OrgView,
   PatientView,
+  ProposalView,
   RecordQuery,
   RecordView,
   TxType,
@@ -162,22 +163,7 @@ export interface MembersResponse {
   members: MemberJson[];
 }
 
-export interface ProposalJson {
-  id: string;
-  proposer: string;
-  action: Record<string, unknown> & { type: string };
-  createdAt: number;
-  height: number;
-  expires: number;
-  status: 'open' | 'passed' | 'rejected' | 'expired' | 'failed';
-  yes: number;
-  no: number;
-  validators: number;
-  needed: number;
-  votes: { validator: string; address: string; org: string; approve: boolean }[];
-  decidedHeight: number | null;
-  log: string;
-}
+export type ProposalJson = ProposalView;
 
 export interface ProposalsResponse {
   proposals: ProposalJson[];

@@ -76,3 +76,22 @@ export interface RecordQuery {
   /** `next` of the previous page of the same query. */
   cursor?: string;
 }
+
+/** A governance proposal and its votes (ADR 0007). */
+export interface ProposalView {
+  id: string;
+  proposer: string;
+  action: Record<string, unknown> & { type: string };
+  createdAt: number;
+  height: number;
+  expires: number;
+  status: 'open' | 'passed' | 'rejected' | 'expired' | 'failed';
+  yes: number;
+  no: number;
+  validators: number;
+  /** Votes needed to pass: more than two thirds of `validators`. */
+  needed: number;
+  votes: { validator: string; address: string; org: string; approve: boolean }[];
+  decidedHeight: number | null;
+  log: string;
+}

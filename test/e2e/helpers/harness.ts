@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestnetNode } from '@medledger/node';
 
 /** The compiled `medledger` CLI entry point. */
 export const CLI = fileURLToPath(new URL('../../../../packages/cli/dist/src/bin.js', import.meta.url));
@@ -174,16 +175,8 @@ export class NodeProcess {
   }
 }
 
-export interface TestnetNodeInfo {
-  name: string;
-  home: string;
-  api: string;
-  p2p: string;
-  peerId: string;
-  orgId: string;
-  orgKey: string;
-  validatorAddress: string;
-}
+/** One node of `testnet.json`, as `medledger testnet init` writes it. */
+export type TestnetNodeInfo = TestnetNode;
 
 export interface Testnet {
   dir: string;

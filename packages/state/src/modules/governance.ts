@@ -1,3 +1,4 @@
+import type { ProposalView } from '@medledger/types';
 import { addressHex } from '@medledger/crypto';
 import { prefixRange, type KeyValueReader } from '@medledger/db';
 import {
@@ -89,23 +90,7 @@ export interface ProposalEntry {
   log: string;
 }
 
-export interface ProposalView {
-  id: string;
-  proposer: string;
-  action: Record<string, unknown>;
-  createdAt: number;
-  height: number;
-  expires: number;
-  status: ProposalStatus;
-  yes: number;
-  no: number;
-  validators: number;
-  /** Votes needed to pass: more than two thirds of `validators`. */
-  needed: number;
-  votes: { validator: string; address: string; org: string; approve: boolean }[];
-  decidedHeight: number | null;
-  log: string;
-}
+export type { ProposalView };
 
 /** More than two thirds: the same threshold as a commit (floor(2n/3) + 1). */
 export const passThreshold = (n: number): number => Math.floor((2 * n) / 3) + 1;
@@ -360,7 +345,7 @@ export function decodeProposal(bytes: Uint8Array): ProposalEntry {
 }
 
 /** An action with its byte fields as hex, for JSON. */
-export function actionView(a: GovAction): Record<string, unknown> {
+export function actionView(a: GovAction): ProposalView['action'] {
   switch (a.type) {
     case GovActionType.MemberAdd:
       return {
