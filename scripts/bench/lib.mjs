@@ -161,7 +161,7 @@ export async function waitFor(what, check, timeoutMs, everyMs = 200) {
 }
 
 /**
- * A keep-alive HTTP/1.1 connection that sends pre-built requests one at a time (no pipelining)
+ * A keep-alive HTTP/1.1 connection that sends whole requests one at a time (no pipelining)
  * and parses only the status line and Content-Length of each response. The load generator shares
  * two cores with the nodes it measures, so its per-request cost is kept to a buffer write and a
  * header scan (node:http would cost several times more CPU per request).
@@ -220,9 +220,9 @@ export class RawHttpConnection {
   }
 }
 
-export function postRequestBytes(host, port, path, jsonBody) {
-  const body = Buffer.from(jsonBody);
-  const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
+/** A whole POST request for RawHttpConnection; `body` is bytes. */
+export function postRequestBytes(host, port, path, contentType, body) {
+  const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 

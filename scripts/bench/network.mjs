@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Signer, generateKeyPair, readKeyFile, signTx, verifySignature } from '@medledger/crypto';
-import { TxType, toHex, txSignBytes } from '@medledger/types';
+import { TxType, encodeCanonical, toHex, txSignBytes } from '@medledger/types';
 import { CLI, NodeProc, RawHttpConnection, getJson, log, postRequestBytes, sleep, waitFor } from './lib.mjs';
 
 /**
@@ -108,8 +108,8 @@ export function initNetwork(dir, { validators, basePort, extraOrgs, params }) {
 
 /**
  * Pre-signs `count` record anchors over `patients` patients, round-robin over the accounts (so
- * each account's txs are in nonce order), after the patient registrations. Returns the txs as
- * ready-to-send HTTP request bytes plus their hashes.
+ * each account's txs are in nonce order), after the patient registrations. Returns the signed
+ * txs with their hashes.
  */
 export function presign(net, { patients, anchors, txBytes }) {
   const { chainId, accounts } = net;
@@ -252,11 +252,17 @@ export class CommitTracker {
 }
 
 const RETRY_MS = 50;
+/** Most txs a lane sends in one `POST /txs/batch`. */
+const LANE_BATCH_TXS = 256;
+/** Refusals that say nothing against the tx: it goes again after RETRY_MS, as a client would. */
+const RETRY_CODES = new Set(['MEMPOOL_FULL', 'NOT_READY']);
 
 /**
- * One submission lane per account: its txs go to its home node in nonce order, one request in
- * flight at a time (as `@medledger/client` does), because the node accepts nonce gaps and a tx
- * overtaken by a later nonce of its account could never commit.
+ * One submission lane per account: its txs go to its home node in nonce order, everything queued
+ * for it (up to LANE_BATCH_TXS) as one `POST /txs/batch`, one request in flight at a time (as
+ * `@medledger/client` does), because the node accepts nonce gaps and a tx overtaken by a later
+ * nonce of its account could never commit. A tx's `status` becomes 202 when the node takes it in
+ * (what `POST /txs` answers), 400 when it refuses it, -1 when its request fails.
  */
 export class Lanes {
   constructor(accounts, manifest) {
@@ -264,9 +270,13 @@ export class Lanes {
       const url = new URL(manifest.nodes[a.node].api);
       return {
         account: a,
+        host: url.hostname,
+        port: Number(url.port),
         conn: new RawHttpConnection(url.hostname, Number(url.port)),
         queue: [],
         head: 0,
+        // Txs to send again, in nonce order: they go before anything in the queue.
+        retry: [],
         busy: false,
       };
     });
@@ -274,16 +284,6 @@ export class Lanes {
     this.inFlight = 0;
     this.closed = false;
     this.stats = { accepted: 0, rejected: 0, errors: 0, retries: 0, codes: {} };
-  }
-
-  static requestFor(tx, api) {
-    const url = new URL(api);
-    return postRequestBytes(
-      url.hostname,
-      Number(url.port),
-      '/txs',
-      `{"tx":"${Buffer.from(tx.bytes).toString('hex')}"}`,
-    );
   }
 
   push(tx) {
@@ -294,62 +294,68 @@ export class Lanes {
 
   get backlog() {
     let n = 0;
-    for (const l of this.lanes) n += l.queue.length - l.head + (l.retry ? 1 : 0);
+    for (const l of this.lanes) n += l.queue.length - l.head + l.retry.length;
     return n;
   }
 
   #next(lane) {
-    if (this.closed || (!lane.retry && lane.head >= lane.queue.length)) {
+    if (this.closed || (lane.retry.length === 0 && lane.head >= lane.queue.length)) {
       lane.busy = false;
       return;
     }
-    let tx = lane.retry;
-    lane.retry = undefined;
-    if (!tx) {
-      tx = lane.queue[lane.head++];
-      if (lane.head > 4096) {
-        lane.queue = lane.queue.slice(lane.head);
-        lane.head = 0;
-      }
+    const batch = lane.retry.splice(0, LANE_BATCH_TXS);
+    while (batch.length < LANE_BATCH_TXS && lane.head < lane.queue.length) batch.push(lane.queue[lane.head++]);
+    if (lane.head > 4096) {
+      lane.queue = lane.queue.slice(lane.head);
+      lane.head = 0;
     }
     lane.busy = true;
     this.inFlight++;
-    tx.sentAt ??= performance.now();
-    lane.conn.request(tx.request).then(
+    const sentAt = performance.now();
+    for (const tx of batch) tx.sentAt ??= sentAt;
+    const body = encodeCanonical(batch.map((tx) => tx.bytes));
+    lane.conn.request(postRequestBytes(lane.host, lane.port, '/txs/batch', 'application/cbor', body)).then(
       (res) => {
         this.inFlight--;
-        tx.status = res.status;
-        if (res.status === 503 && !this.closed) {
-          // Mempool full or node not ready: back off and send the same tx again, as a client
-          // would. The time it waits counts in its latency.
-          this.stats.retries++;
-          tx.status = undefined;
-          lane.retry = tx;
-          setTimeout(() => this.#next(lane), RETRY_MS);
-          return;
-        }
-        if (res.status === 202) {
-          tx.acceptedAt = performance.now();
-          this.stats.accepted++;
-        } else {
-          this.stats.rejected++;
-          let code = String(res.status);
-          try {
-            code = JSON.parse(res.body).error.code;
-          } catch {
-            /* keep the status */
-          }
-          this.stats.codes[code] = (this.stats.codes[code] ?? 0) + 1;
-        }
-        this.#next(lane);
+        const results = batchResults(res, batch.length);
+        if (results) this.#settle(lane, batch, results);
+        else this.#failed(lane, batch);
       },
       () => {
         this.inFlight--;
-        tx.status = -1;
-        this.stats.errors++;
-        this.#next(lane);
+        this.#failed(lane, batch);
       },
     );
+  }
+
+  #settle(lane, batch, results) {
+    const now = performance.now();
+    const retry = [];
+    batch.forEach((tx, i) => {
+      const r = results[i];
+      if (r.accepted) {
+        tx.status = 202;
+        tx.acceptedAt = now;
+        this.stats.accepted++;
+      } else if (RETRY_CODES.has(r.error.code)) {
+        // The time it waits counts in its latency.
+        this.stats.retries++;
+        retry.push(tx);
+      } else {
+        tx.status = 400;
+        this.stats.rejected++;
+        this.stats.codes[r.error.code] = (this.stats.codes[r.error.code] ?? 0) + 1;
+      }
+    });
+    if (retry.length === 0) return this.#next(lane);
+    lane.retry.unshift(...retry);
+    setTimeout(() => this.#next(lane), RETRY_MS);
+  }
+
+  #failed(lane, batch) {
+    for (const tx of batch) tx.status = -1;
+    this.stats.errors += batch.length;
+    this.#next(lane);
   }
 
   /** Stops sending: queued txs stay unsent. Resolves when nothing is in flight. */
@@ -362,6 +368,22 @@ export class Lanes {
   unsent() {
     return this.backlog;
   }
+}
+
+/**
+ * The per-tx results of an answer to a batch of `n` txs; a refusal of the whole batch (a 4xx or
+ * 503 with an error body) stands for each of its txs. Undefined when the answer makes no sense.
+ */
+function batchResults(res, n) {
+  let body;
+  try {
+    body = JSON.parse(res.body);
+  } catch {
+    /* not the documented JSON */
+  }
+  if (res.status === 200) return body?.results?.length === n ? body.results : undefined;
+  const error = { code: body?.error?.code ?? String(res.status) };
+  return Array.from({ length: n }, () => ({ accepted: false, error }));
 }
 
 /** Submits `txs` through lanes as fast as they are accepted and waits until all are committed. */
@@ -387,8 +409,4 @@ export async function submitAndCommit(lanes, tracker, txs, what, timeoutMs = 600
     await sleep(200);
   }
   return (Date.now() - started) / 1000;
-}
-
-export function attachRequests(txs, manifest) {
-  for (const tx of txs) tx.request = Lanes.requestFor(tx, manifest.nodes[tx.account.node].api);
 }

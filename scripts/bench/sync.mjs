@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORES, cleanup, getJson, load, log, printResult, round, scratchDir, sleep } from './lib.mjs';
-import { CommitTracker, Lanes, attachRequests, initNetwork, presign, startNodes, submitAndCommit } from './network.mjs';
+import { CommitTracker, Lanes, initNetwork, presign, startNodes, submitAndCommit } from './network.mjs';
 
 export async function runSync(o) {
   if (o.validators < 4) throw new Error('--mode sync needs at least 4 validators (one is down while the rest commit)');
@@ -19,8 +19,6 @@ export async function runSync(o) {
   // The late node's accounts submit through the others while it is down.
   net.accounts.forEach((a, i) => (a.node = i % late));
   const plan = presign(net, { patients: o.patients, anchors: o.txs, txBytes: o.txBytes });
-  attachRequests(plan.registrations, net.manifest);
-  attachRequests(plan.anchors, net.manifest);
 
   log(`starting ${late} of ${o.validators} validators (quorum without ${net.manifest.nodes[late].name})`);
   const nodes = await startNodes(net.manifest, { skip: [late] });

@@ -6,7 +6,6 @@ import { CORES, cleanup, load, log, percentile, printResult, round, scratchDir, 
 import {
   CommitTracker,
   Lanes,
-  attachRequests,
   initNetwork,
   measureVerifyRate,
   presign,
@@ -32,8 +31,6 @@ export async function runThroughput(o) {
     params: o.maxBlockTxs ? { maxBlockTxs: o.maxBlockTxs } : {},
   });
   const plan = presign(net, { patients: o.patients, anchors: Math.ceil(rate * o.duration), txBytes: o.txBytes });
-  attachRequests(plan.registrations, net.manifest);
-  attachRequests(plan.anchors, net.manifest);
 
   const nodeArgs = [];
   if (o.profile) {

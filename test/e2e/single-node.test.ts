@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TxType, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
+import { TxType, encodeCanonical, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
+import { MedLedgerClient } from '@medledger/client';
+import type { SignedTx } from '@medledger/crypto';
 import {
   cliJson,
   getJson,
@@ -158,6 +160,75 @@ describe('a one-validator node started through the CLI', () => {
     assert.equal(((await notFound.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
 
     await waitFor('the node to keep committing', async () => (await status(api)).height >= before + 2, 20_000);
+  });
+
+  test('a batch of txs is taken in order with a result per tx; bad batches get a 4xx', async () => {
+    const batch = async (body: Uint8Array | string, type = 'application/cbor') => {
+      const res = await fetch(`${api}/txs/batch`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+      return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
+    };
+    const signer = new TestSigner(join(home, 'keys', 'org.key'), chainId, Date.now());
+    const valid = Array.from({ length: 5 }, () => signer.registerPatient());
+    const [r0, r1, r2, r3, r4] = valid as [SignedTx, SignedTx, SignedTx, SignedTx, SignedTx];
+    const forged = encodeTx({ ...r2.tx, signature: r2.tx.signature.map((b) => b ^ 1) });
+    const sameNonce = signer.sign(
+      TxType.PatientRegister,
+      { patient: randomId(), account: null, encKey: null },
+      r1.tx.nonce,
+    );
+
+    assert.deepEqual(await batch(JSON.stringify({ tx: toHex(r0.bytes) }), 'application/json'), {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
+    const bad: [string, Uint8Array, string][] = [
+      ['garbage', encodeCanonical([r0.bytes]).subarray(0, 20), 'ENCODING_INVALID'],
+      ['not an array', encodeCanonical({ txs: [r0.bytes] }), 'INVALID_SHAPE'],
+      ['empty', encodeCanonical([]), 'BATCH_SIZE'],
+      ['too many', encodeCanonical(Array.from({ length: 1001 }, () => r0.bytes)), 'BATCH_SIZE'],
+      ['hex, not bytes', encodeCanonical([r0.bytes, toHex(r0.bytes)]), 'INVALID_SHAPE'],
+    ];
+    for (const [what, body, code] of bad) assert.deepEqual(await batch(body), { status: 400, code }, what);
+
+    const client = new MedLedgerClient({ api });
+    // r1 twice: a tx already pending is taken again without error, as `POST /txs` does.
+    const sent = [r0.bytes, r1.bytes, forged, r2.bytes, r1.bytes, sameNonce.bytes, r3.bytes, r4.bytes];
+    const { results } = await client.submitTxBatch(sent);
+    assert.deepEqual(
+      results.map((r) => [r.hash, r.accepted ? 'accepted' : r.error.code]),
+      [
+        [r0.hash, 'accepted'],
+        [r1.hash, 'accepted'],
+        [createHash('sha256').update(forged).digest('hex'), 'BAD_SIGNATURE'],
+        [r2.hash, 'accepted'],
+        [r1.hash, 'accepted'],
+        [sameNonce.hash, 'BAD_NONCE'],
+        [r3.hash, 'accepted'],
+        [r4.hash, 'accepted'],
+      ],
+    );
+
+    const committed = await waitFor(
+      'the batch to commit',
+      async () => {
+        const found = await Promise.all(valid.map((t) => client.tx(t.hash).catch(() => undefined)));
+        return found.every((t) => t !== undefined) ? found : undefined;
+      },
+      10_000,
+    );
+    // Committing after the bad batches is the node carrying on; an empty block takes seconds here.
+    assert.ok(committed.every((t) => t.code === 0));
+    const positions = committed.map((t) => t.height * 1e6 + t.index);
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+      'committed in nonce order',
+    );
   });
 
   test('a refused command exits non-zero with one line on stderr', () => {

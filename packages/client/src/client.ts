@@ -1,4 +1,4 @@
-import { isRecord, MedLedgerError, toHex } from '@medledger/types';
+import { encodeCanonical, isRecord, MedLedgerError, toHex } from '@medledger/types';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type {
   AccountResponse,
@@ -17,6 +17,7 @@ import type {
   RecordResponse,
   RecordsQuery,
   RecordsResponse,
+  SubmitBatchResult,
   SubmitResult,
   TxResponse,
   ValidatorsResponse,
@@ -89,6 +90,14 @@ export class MedLedgerClient {
     const commit = opts.wait === 'commit';
     const timeoutMs = opts.timeoutMs ?? (commit ? this.commitTimeoutMs : this.timeoutMs);
     return this.#call('POST', '/txs', commit ? { wait: 'commit' } : {}, { tx: toHex(bytes) }, { ...opts, timeoutMs });
+  }
+
+  /**
+   * Submits signed txs (1 to 1000) in one request; the node takes them in the order given. Each
+   * tx gets its own result; those refused with `MEMPOOL_FULL` are worth sending again, in order.
+   */
+  submitTxBatch(txs: Uint8Array[], opts?: CallOptions): Promise<SubmitBatchResult> {
+    return this.#call('POST', '/txs/batch', {}, encodeCanonical(txs), opts);
   }
 
   /** A committed tx and its result; NOT_FOUND until it is committed. */
@@ -241,12 +250,7 @@ export class MedLedgerClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, {
-        method,
-        signal,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      res = await fetch(url, { method, signal, ...requestBody(body) });
       text = await res.text();
     } catch (err) {
       throw transportError(err, timeout.aborted, timeoutMs, where);
@@ -266,6 +270,13 @@ export class MedLedgerClient {
     }
     return json as T;
   }
+}
+
+/** Bytes go as CBOR (already encoded), anything else as JSON. */
+function requestBody(body: unknown): { headers: Record<string, string>; body?: string | Uint8Array } {
+  if (body === undefined) return { headers: { accept: 'application/json' } };
+  if (body instanceof Uint8Array) return { headers: { 'content-type': 'application/cbor' }, body };
+  return { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
 function enc(segment: string): string {

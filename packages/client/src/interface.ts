@@ -85,6 +85,15 @@ export interface SubmitResult {
   log?: string;
 }
 
+/** One tx of `POST /txs/batch`: in the mempool, or refused with the code `POST /txs` would answer. */
+export type BatchTxResult =
+  { hash: string; accepted: true } | { hash: string; accepted: false; error: { code: string; message: string } };
+
+/** `POST /txs/batch` answers one result per tx, in the order the txs were sent. */
+export interface SubmitBatchResult {
+  results: BatchTxResult[];
+}
+
 /** A committed tx's result: `code` 0 is success. */
 export interface TxResultJson {
   hash: string;

@@ -6,7 +6,7 @@ import { GossipVerdict, NetworkErrorCode, topics, type Libp2pNetwork } from '../
 import { parsePeerId } from '../src/keys.js';
 import { dec, enc, makeNetwork, makePeers, never, stopAll, waitFor, type TestPeer } from './helpers.js';
 
-const TOPIC = topics('test-chain').tx;
+const TOPIC = topics('test-chain').consensus;
 
 interface Inbox {
   got: Array<{ text: string; from: string }>;

@@ -25,12 +25,13 @@ const msg = (topic: string, data: Uint8Array): Message => ({ type: 'unsigned', t
 
 describe('names and keys', () => {
   test('topics and protocols carry the chain id', () => {
-    assert.deepEqual(topics('med-1'), { consensus: '/medledger/med-1/consensus/1', tx: '/medledger/med-1/tx/1' });
+    assert.deepEqual(topics('med-1'), { consensus: '/medledger/med-1/consensus/1' });
     assert.deepEqual(protocols('med-1'), {
       sync: '/medledger/med-1/sync/1',
       status: '/medledger/med-1/status/1',
       docs: '/medledger/med-1/docs/1',
       proposalTxs: '/medledger/med-1/proposal-txs/1',
+      txs: '/medledger/med-1/txs/1',
     });
   });
 

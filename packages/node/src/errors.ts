@@ -16,8 +16,13 @@ export const NodeErrorCode = {
   Duplicate: 'TX_DUPLICATE',
   Timeout: 'TIMEOUT',
   NotReady: 'NOT_READY',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** A `POST /txs/batch` body with no txs or more than the API takes. */
+  BatchSize: 'BATCH_SIZE',
   InvalidBlock: 'INVALID_BLOCK',
   InvalidCommit: 'INVALID_COMMIT',
   DoubleSign: 'DOUBLE_SIGN_REFUSED',
   ProposalTxs: 'PROPOSAL_TXS_INVALID',
+  /** A peer's relayed tx batch is malformed or holds a tx no honest node would have admitted. */
+  BadTxBatch: 'TX_BATCH_INVALID',
 } as const;

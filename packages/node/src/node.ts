@@ -36,7 +36,7 @@ import { ConsensusDriver } from './consensus/driver.js';
 import { GuardedSigner } from './consensus/signer.js';
 import { Equivocator, byzantineModeFrom } from './consensus/byzantine.js';
 import { Mempool } from './mempool/mempool.js';
-import { TxGossip } from './mempool/gossip.js';
+import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from './mempool/relay.js';
 import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
 import { createApiServer, type NodeStatus } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -78,7 +78,7 @@ export class MedLedgerNode {
   /** Every tx signed with the node key (evidence, access events) takes its nonce here. */
   readonly #nodeTxs: NodeTxSender;
   readonly #nodeKey: LoadedKey;
-  readonly #txGossip: TxGossip;
+  readonly #txRelay: TxRelay;
   readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
   #peerCheck: NodeJS.Timeout | undefined;
   #membership: Promise<void> = Promise.resolve();
@@ -174,13 +174,13 @@ export class MedLedgerNode {
         equivocator: byzantine ? new Equivocator(chainId, new Signer(this.#nodeKey.secretKey)) : null,
       },
     );
-    this.#txGossip = new TxGossip(
-      { topic: topic.tx, maxBatch: 512, flushMs: 10 },
+    this.#txRelay = new TxRelay(
+      { protocol: protocol.txs, ...DEFAULT_TX_RELAY_OPTIONS },
       {
         network: this.network,
         mempool: this.mempool,
-        logger: log('txgossip'),
-        // Gossiped batches are checked on worker threads (ADR 0008); 0 threads checks them inline.
+        logger: log('txrelay'),
+        // Relayed batches are checked on worker threads (ADR 0008); 0 threads checks them inline.
         ...(this.config.mempool.verifyThreads > 0
           ? {
               verifier: {
@@ -273,7 +273,7 @@ export class MedLedgerNode {
     await this.network.start();
     await this.sync.start();
     await this.documents.start();
-    this.#txGossip.start();
+    await this.#txRelay.start();
     await this.api.listen({ host: this.config.api.host, port: this.config.api.port });
     const addr = this.api.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.config.api.port;
@@ -292,7 +292,7 @@ export class MedLedgerNode {
     if (this.#peerCheck) clearInterval(this.#peerCheck);
     await this.api.close().catch(() => undefined);
     await this.driver.stop();
-    this.#txGossip.stop();
+    this.#txRelay.stop();
     await this.network.stop().catch(() => undefined);
     await this.db.close().catch(() => undefined);
     this.logger.info('node stopped');
@@ -325,7 +325,7 @@ export class MedLedgerNode {
       if (err instanceof MedLedgerError) this.metrics.mempoolRejected.inc({ code: err.code });
       throw err;
     }
-    if (this.mempool.size > before) this.#txGossip.broadcast(bytes);
+    if (this.mempool.size > before) this.#txRelay.broadcast(bytes);
     this.metrics.mempoolTxs.set(this.mempool.size);
     return { hash: entry.hashHex };
   }
@@ -410,7 +410,8 @@ export class MedLedgerNode {
 
   async #checkPeers(): Promise<void> {
     this.metrics.peers.set(this.network.connectedPeers().length);
-    // Txs also arrive by gossip (TxGossip adds them straight to the mempool): keep the gauges fresh.
+    this.#txRelay.syncPeers();
+    // Txs also arrive from peers (TxRelay adds them straight to the mempool): keep the gauges fresh.
     this.metrics.mempoolTxs.set(this.mempool.size);
     this.metrics.mempoolBytes.set(this.mempool.bytes);
     if (this.driver.catchingUp) return;

@@ -68,6 +68,8 @@ export interface StateMachine {
    * nonce this sender already has in the mempool), without changing anything.
    */
   checkTx(tx: Tx, pendingNonce?: number): TxResult;
+  /** The cheap part of `checkTx`: chain id and nonce against committed state. */
+  checkNonce(tx: Tx): TxResult;
   /** Runs every tx of a block in order at `header.time` and adds all state writes to `batch`. */
   executeBlock(header: Header, txs: readonly DecodedTx[], batch: WriteBatch): BlockExecution;
   /** Called after the batch of `height` is on disk. */

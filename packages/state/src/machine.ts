@@ -19,7 +19,7 @@ import {
   type TxResult,
   type Validator,
 } from './interface.js';
-import { fail, type ExecContext, type TxHandler } from './context.js';
+import { fail, ok, type ExecContext, type TxHandler } from './context.js';
 import { nextAppHash, resultsHash, writeSetHash } from './commitment.js';
 import {
   decodeStateMeta,
@@ -117,6 +117,14 @@ export class MedLedgerStateMachine implements StateMachine {
     // Judged as if in the next block at the last block's time; the overlay is dropped after.
     const overlay = new StateOverlay(this.#db);
     return this.#executeTx(overlay, tx, ZERO_HASH, 0, { height: meta.height + 1, time: meta.time }, pendingNonce);
+  }
+
+  checkNonce(tx: Tx): TxResult {
+    if (tx.chainId !== this.#genesis.chainId) return fail(TxCode.WrongChain, 'tx is for another chain');
+    if (!nonceAcceptable(tx.nonce, readNonce(new StateOverlay(this.#db), addressOf(tx.from)), undefined)) {
+      return fail(TxCode.BadNonce, 'nonce is not above the last one used');
+    }
+    return ok();
   }
 
   executeBlock(header: Header, txs: readonly DecodedTx[], batch: WriteBatch): BlockExecution {

@@ -77,3 +77,41 @@ export function fromHex(hex: string, field = 'hex'): Uint8Array {
   }
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
+
+/**
+ * Strict, zero-copy decoding of the one shape that carries txs in bulk (relay batches, the batch
+ * submit endpoint): a canonical CBOR array of byte strings. Equivalent to `decodeCanonical` plus
+ * a shape check, without decoding and re-encoding every element (a batch of a thousand txs is a
+ * megabyte). Elements are copied out, so a tx kept in a pool does not pin the whole message.
+ */
+export function decodeByteStrings(bytes: Uint8Array, maxItems: number): Uint8Array[] {
+  let pos = 0;
+  const head = (major: number): number => {
+    const b = bytes[pos++];
+    if (b === undefined || b >> 5 !== major)
+      throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, 'expected an array of byte strings');
+    const info = b & 0x1f;
+    if (info < 24) return info;
+    const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 0;
+    if (size === 0 || pos + size > bytes.length)
+      throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR: bad length');
+    let n = 0;
+    for (let i = 0; i < size; i++) n = n * 256 + bytes[pos++]!;
+    // Canonical: the shortest head that holds the value.
+    if (n < (size === 1 ? 24 : size === 2 ? 0x100 : 0x10000)) {
+      throw new MedLedgerError(TypesErrorCode.NON_CANONICAL, 'bytes are not in canonical encoding');
+    }
+    return n;
+  };
+  const count = head(4);
+  if (count > maxItems) throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, `more than ${maxItems} items`);
+  const items = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) {
+    const len = head(2);
+    if (pos + len > bytes.length) throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR: truncated');
+    items[i] = bytes.slice(pos, pos + len);
+    pos += len;
+  }
+  if (pos !== bytes.length) throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR: trailing bytes');
+  return items;
+}

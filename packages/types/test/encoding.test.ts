@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeCanonical, decodeTx, encodeCanonical, encodeTx, MedLedgerError, TxType, type Tx } from '../src/index.js';
+import {
+  decodeByteStrings,
+  decodeCanonical,
+  decodeTx,
+  encodeCanonical,
+  encodeTx,
+  MedLedgerError,
+  TxType,
+  type Tx,
+} from '../src/index.js';
 
 const sampleTx = (): Tx => ({
   chainId: 'test-chain',
@@ -44,4 +53,38 @@ test('decodeTx names the field that is wrong', () => {
   );
   const extraField = { ...sampleTx(), payload: { consent: 'ab'.repeat(16), name: 'Jane Doe' } };
   assert.throws(() => decodeTx(encodeTx(extraField as Tx)), /no such field/);
+});
+
+test('decodeByteStrings reads what encodeCanonical writes for arrays of byte strings, as copies', () => {
+  for (const lengths of [[], [0], [1, 23, 24, 255, 256], [65_535, 65_536, 3]]) {
+    const items = lengths.map((n, i) => new Uint8Array(n).fill(i + 1));
+    const bytes = encodeCanonical(items);
+    const decoded = decodeByteStrings(bytes, 10);
+    assert.deepEqual(decoded, items);
+    for (const d of decoded) assert.notEqual(d.buffer, bytes.buffer);
+  }
+  const many = Array.from({ length: 300 }, (_, i) => new Uint8Array([i & 0xff]));
+  assert.deepEqual(decodeByteStrings(encodeCanonical(many), 300), many);
+});
+
+test('decodeByteStrings refuses anything but a canonical array of byte strings', () => {
+  const code = (bytes: number[], max = 10): string => {
+    try {
+      decodeByteStrings(new Uint8Array(bytes), max);
+    } catch (err) {
+      assert.ok(err instanceof MedLedgerError);
+      return err.code;
+    }
+    return 'accepted';
+  };
+  assert.equal(code([0x81, 0x41, 0x07]), 'accepted');
+  assert.equal(code([0xa0]), 'INVALID_SHAPE'); // a map
+  assert.equal(code([0x81, 0x61, 0x61]), 'INVALID_SHAPE'); // a text string element
+  assert.equal(code([0x83, 0x40, 0x40, 0x40], 2), 'INVALID_SHAPE'); // too many
+  assert.equal(code([0x98, 0x01, 0x40]), 'ENCODING_NON_CANONICAL'); // count 1 in a 1-byte head
+  assert.equal(code([0x81, 0x58, 0x01, 0x07]), 'ENCODING_NON_CANONICAL'); // length 1 in a 1-byte head
+  assert.equal(code([0x9f, 0x40, 0xff]), 'ENCODING_INVALID'); // indefinite length
+  assert.equal(code([0x81, 0x42, 0x07]), 'ENCODING_INVALID'); // truncated
+  assert.equal(code([0x81, 0x40, 0x00]), 'ENCODING_INVALID'); // trailing bytes
+  assert.equal(code([]), 'INVALID_SHAPE');
 });

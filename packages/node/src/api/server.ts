@@ -1,6 +1,15 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Ajv } from 'ajv';
-import { MedLedgerError, decodeTx, fromHex, isMedLedgerError, toHex, MAX_TX_BYTES } from '@medledger/types';
+import {
+  MedLedgerError,
+  TypesErrorCode,
+  decodeByteStrings,
+  decodeTx,
+  fromHex,
+  isMedLedgerError,
+  toHex,
+  MAX_TX_BYTES,
+} from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import type { BlockStore, TxLocation } from '@medledger/db';
 import type { StateQueries, Validator } from '@medledger/state';
@@ -55,7 +64,7 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.NotReady]: 503,
   [NodeErrorCode.TxFailed]: 422,
   BODY_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
+  [NodeErrorCode.UnsupportedMediaType]: 415,
   ...DOC_HTTP_STATUS,
 };
 /** `?format=fhir` answers with FHIR R4 resources in a Bundle instead of the JSON lists. */
@@ -64,6 +73,32 @@ const FORMAT = { type: 'string', enum: ['json', 'fhir'] } as const;
 const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const HASH = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const notFound = (what: string) => new MedLedgerError(NodeErrorCode.NotFound, `${what} not found`);
+
+/** Most txs one `POST /txs/batch` takes. */
+const MAX_BATCH_TXS = 1000;
+/** MAX_BATCH_TXS txs of MAX_TX_BYTES in a CBOR array: each byte string's head and the array's are 3 bytes. */
+const BATCH_BODY_LIMIT = 3 + MAX_BATCH_TXS * (3 + MAX_TX_BYTES);
+const TX_REFUSAL = {
+  type: 'object',
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+  required: ['code', 'message'],
+} as const;
+const BATCH_RESULTS = {
+  type: 'object',
+  properties: {
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { hash: { type: 'string' }, accepted: { type: 'boolean' }, error: TX_REFUSAL },
+        required: ['hash', 'accepted'],
+      },
+    },
+  },
+  required: ['results'],
+} as const;
+type TxRefusal = { code: string; message: string };
+type BatchResult = { hash: string; accepted: true } | { hash: string; accepted: false; error: TxRefusal };
 
 export function createApiServer(
   opts: { bodyLimitBytes: number; commitWaitMs: number },
@@ -84,9 +119,15 @@ export function createApiServer(
     );
   });
 
+  const describeAndLog = (err: FastifyError | MedLedgerError | Error) => {
+    const described = describeError(err);
+    if (described.status >= 500 && described.status !== 503 && described.status !== 504) {
+      logger.error({ err }, 'api error');
+    }
+    return described;
+  };
   app.setErrorHandler((err: FastifyError | MedLedgerError | Error, _req, reply) => {
-    const { status, code, message, meta } = describeError(err);
-    if (status >= 500 && status !== 503 && status !== 504) logger.error({ err }, 'api error');
+    const { status, code, message, meta } = describeAndLog(err);
     reply.status(status).send({ error: { code, message, ...(meta ? { meta } : {}) } });
   });
   app.setNotFoundHandler((_req, reply) => {
@@ -158,6 +199,43 @@ export function createApiServer(
       return result;
     },
   );
+
+  // A scope of its own, so that CBOR is taken by this route only and this route takes nothing else.
+  void app.register(async (scope) => {
+    const notCbor = () => new MedLedgerError(NodeErrorCode.UnsupportedMediaType, 'send application/cbor');
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/cbor', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(notCbor()));
+    scope.post(
+      '/txs/batch',
+      { bodyLimit: BATCH_BODY_LIMIT, schema: { response: { 200: BATCH_RESULTS } } },
+      async (req) => {
+        // A request with neither body nor content type reaches the handler without a parser.
+        if (!(req.body instanceof Uint8Array)) throw notCbor();
+        const results: BatchResult[] = [];
+        let full: TxRefusal | undefined;
+        for (const bytes of batchTxs(req.body)) {
+          const hash = toHex(sha256(bytes));
+          // After the first MEMPOOL_FULL the rest is refused unchecked: a later nonce of an account
+          // taken in while an earlier one waits for its retry could commit first and strand it.
+          if (full) {
+            results.push({ hash, accepted: false, error: full });
+            continue;
+          }
+          try {
+            ctx.submitTx(bytes);
+            results.push({ hash, accepted: true });
+          } catch (err) {
+            const { code, message } = describeAndLog(err as Error);
+            const error = { code, message };
+            if (code === NodeErrorCode.MempoolFull) full = error;
+            results.push({ hash, accepted: false, error });
+          }
+        }
+        return { results };
+      },
+    );
+  });
 
   app.get<{ Params: { hash: string } }>(
     '/txs/:hash',
@@ -315,6 +393,20 @@ export function createApiServer(
   return app;
 }
 
+/** The txs of a `POST /txs/batch` body: 1 to MAX_BATCH_TXS byte strings of at most MAX_TX_BYTES each. */
+function batchTxs(body: Uint8Array): Uint8Array[] {
+  const txs = decodeByteStrings(body, Number.MAX_SAFE_INTEGER);
+  if (txs.length === 0 || txs.length > MAX_BATCH_TXS) {
+    throw new MedLedgerError(NodeErrorCode.BatchSize, `a batch holds 1 to ${MAX_BATCH_TXS} txs, not ${txs.length}`);
+  }
+  txs.forEach((tx, i) => {
+    if (tx.length > MAX_TX_BYTES) {
+      throw new MedLedgerError(TypesErrorCode.TOO_LARGE, `body[${i}] is ${tx.length} bytes, limit ${MAX_TX_BYTES}`);
+    }
+  });
+  return txs;
+}
+
 function describeError(err: FastifyError | MedLedgerError | Error): {
   status: number;
   code: string;
@@ -330,7 +422,7 @@ function describeError(err: FastifyError | MedLedgerError | Error): {
   if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
     return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is too large' };
   if (f.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' };
+    return { status: 415, code: NodeErrorCode.UnsupportedMediaType, message: 'send application/json' };
   }
   if (f.statusCode === 400 && (err instanceof SyntaxError || f.code?.startsWith('FST_ERR_CTP'))) {
     return { status: 400, code: 'BAD_JSON', message: 'request body is not valid JSON' };

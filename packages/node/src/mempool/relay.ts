@@ -1,0 +1,266 @@
+import {
+  MedLedgerError,
+  MAX_TX_BYTES,
+  decodeByteStrings,
+  decodeTx,
+  encodeCanonical,
+  toHex,
+  txSignBytes,
+} from '@medledger/types';
+import { sha256, type VerifierPool, type VerifyItem } from '@medledger/crypto';
+import type { NetworkService } from '@medledger/network';
+import type { VerifiedTxCache } from '../chain/verified-txs.js';
+import type { Logger } from '../logger.js';
+import type { DecodedBytes, Mempool } from './mempool.js';
+import { NodeErrorCode } from '../errors.js';
+
+export interface TxRelayOptions {
+  protocol: string;
+  /** Txs per batch. */
+  maxBatchTxs: number;
+  /** Bytes of txs per batch. */
+  maxBatchBytes: number;
+  /** How long a tx may wait for its batch to fill. */
+  flushMs: number;
+  /**
+   * Txs waiting for one peer. Past this (a stalled peer) the queue is dropped and the peer gets
+   * the whole pool again, in order, once it answers.
+   */
+  maxQueuedTxs: number;
+  /** Txs of the pool sent to a peer that has just connected or fell behind. */
+  maxResyncTxs: number;
+  requestTimeoutMs: number;
+  /** Pause after a batch was not delivered, before the peer gets the pool again. */
+  retryMs: number;
+}
+
+export const DEFAULT_TX_RELAY_OPTIONS: Omit<TxRelayOptions, 'protocol'> = {
+  maxBatchTxs: 1024,
+  maxBatchBytes: 1024 * 1024,
+  flushMs: 10,
+  maxQueuedTxs: 20_000,
+  maxResyncTxs: 20_000,
+  requestTimeoutMs: 10_000,
+  retryMs: 500,
+};
+
+/** Batches smaller than this are checked on the main thread. */
+const PREVERIFY_MIN_BATCH = 32;
+/** Txs checked between two yields to the event loop while a batch is admitted. */
+const CHUNK = 32;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Faults that prove the sender relayed something no honest node would have checked and passed. */
+const PEER_FAULTS = new Set<string>([
+  NodeErrorCode.BadSignature,
+  'INVALID_SHAPE',
+  'ENCODING_INVALID',
+  'ENCODING_NON_CANONICAL',
+  'UNKNOWN_TX_TYPE',
+  'TOO_LARGE',
+]);
+
+interface PeerOutbox {
+  txs: Uint8Array[];
+  /** Send the pool (in nonce order) before anything queued: this peer missed txs. */
+  resync: boolean;
+  sending: boolean;
+}
+
+/**
+ * Spreads txs between mempools (ADR 0008). A node sends the txs its own API accepted straight to
+ * every connected member, one batch in flight per peer; a peer that just connected, or that
+ * missed a batch, gets the pool's contents first. Received txs are not forwarded: members dial
+ * each other in a full mesh, and a proposer's peers fetch any tx they miss with the proposal.
+ * Gossipsub delivered every batch up to three times per node in a 4-node mesh (each copy
+ * decoded, hashed and decrypted). A peer answers a batch once it is admitted, so a busy peer
+ * paces the sender and batches grow under load instead of the message count.
+ *
+ * Nothing is dropped silently: nonces may have gaps, so a peer that missed an account's tx n
+ * but got n + 1 could propose n + 1 and strand n for good.
+ */
+export class TxRelay {
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #outboxes = new Map<string, PeerOutbox>();
+  /** Batches are admitted one at a time, in arrival order (an account's nonces stay in order). */
+  #admitting: Promise<unknown> = Promise.resolve();
+  readonly #stop = new AbortController();
+
+  constructor(
+    private readonly opts: TxRelayOptions,
+    private readonly m: {
+      network: NetworkService;
+      mempool: Mempool;
+      logger: Logger;
+      verifier?: { pool: VerifierPool; verified: VerifiedTxCache };
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.m.network.handle(this.opts.protocol, (data, from) => this.#receive(data, from), {
+      maxRequestBytes: this.opts.maxBatchBytes + MAX_TX_BYTES + 1024,
+      maxResponseBytes: 16,
+      // One batch in flight per peer: the rate is bounded by flushMs, not by this.
+      requestsPerSecond: Math.ceil(2000 / this.opts.flushMs),
+    });
+  }
+
+  stop(): void {
+    this.#stop.abort();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = [];
+    this.#outboxes.clear();
+    void this.m.verifier?.pool.close();
+  }
+
+  /** Queues a tx this node's API accepted for every peer. */
+  broadcast(tx: Uint8Array): void {
+    this.#pending.push(tx);
+    this.#pendingBytes += tx.length;
+    if (this.#pending.length >= this.opts.maxBatchTxs || this.#pendingBytes >= this.opts.maxBatchBytes) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), this.opts.flushMs);
+  }
+
+  /** Follows the connected peers: forgets those gone, and a newcomer gets the pool. */
+  syncPeers(): void {
+    const connected = new Set(this.m.network.connectedPeers().map((p) => p.peerId));
+    for (const peer of this.#outboxes.keys()) if (!connected.has(peer)) this.#outboxes.delete(peer);
+    for (const peer of connected) {
+      if (this.#outboxes.has(peer)) continue;
+      const outbox: PeerOutbox = { txs: [], resync: true, sending: false };
+      this.#outboxes.set(peer, outbox);
+      void this.#drain(peer, outbox);
+    }
+  }
+
+  #flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    const txs = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.syncPeers();
+    for (const [peer, outbox] of this.#outboxes) {
+      // A resync sends the pool, which holds these txs already.
+      if (outbox.resync) continue;
+      outbox.txs.push(...txs);
+      if (outbox.txs.length > this.opts.maxQueuedTxs) this.#resyncLater(outbox);
+      if (!outbox.sending) void this.#drain(peer, outbox);
+    }
+  }
+
+  #resyncLater(outbox: PeerOutbox): void {
+    outbox.txs = [];
+    outbox.resync = true;
+  }
+
+  async #drain(peer: string, outbox: PeerOutbox): Promise<void> {
+    if (outbox.sending) return;
+    outbox.sending = true;
+    try {
+      while (this.#outboxes.get(peer) === outbox && !this.#stop.signal.aborted) {
+        if (outbox.resync) {
+          outbox.resync = false;
+          outbox.txs = this.m.mempool.reap(this.opts.maxResyncTxs, Number.MAX_SAFE_INTEGER).map((e) => e.bytes);
+        }
+        if (outbox.txs.length === 0) return;
+        const batch = this.#takeBatch(outbox);
+        try {
+          await this.m.network.request(peer, this.opts.protocol, batch, {
+            signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
+            maxResponseBytes: 16,
+          });
+        } catch (err) {
+          if (this.#stop.signal.aborted) return;
+          this.m.logger.debug({ peer, err: (err as Error).message }, 'tx batch not delivered; resending the pool');
+          this.#resyncLater(outbox);
+          await new Promise((resolve) => setTimeout(resolve, this.opts.retryMs));
+        }
+      }
+    } finally {
+      outbox.sending = false;
+    }
+  }
+
+  /** Takes the front of the queue, up to the batch limits, as one encoded batch. */
+  #takeBatch(outbox: PeerOutbox): Uint8Array {
+    let n = 0;
+    let bytes = 0;
+    while (n < outbox.txs.length && n < this.opts.maxBatchTxs && bytes < this.opts.maxBatchBytes) {
+      bytes += outbox.txs[n]!.length;
+      n++;
+    }
+    const batch = encodeCanonical(outbox.txs.slice(0, n));
+    outbox.txs = outbox.txs.slice(n);
+    return batch;
+  }
+
+  /** Answers once the batch is admitted: the sender waits, so a busy receiver slows it down. */
+  #receive(data: Uint8Array, from: string): Promise<Uint8Array> {
+    const run = this.#admitting.then(() => this.#admit(data, from));
+    this.#admitting = run.catch(() => undefined);
+    return run;
+  }
+
+  async #admit(data: Uint8Array, from: string): Promise<Uint8Array> {
+    let txs: Uint8Array[];
+    try {
+      txs = decodeByteStrings(data, this.opts.maxBatchTxs);
+    } catch (err) {
+      throw new MedLedgerError(NodeErrorCode.BadTxBatch, `tx batch: ${(err as Error).message}`);
+    }
+    if (txs.length === 0) throw new MedLedgerError(NodeErrorCode.BadTxBatch, 'tx batch is empty');
+    // Hashed and decoded once here; the pool takes them as they are.
+    const fresh: { bytes: Uint8Array; decoded?: DecodedBytes }[] = [];
+    for (const raw of txs) {
+      const hash = sha256(raw);
+      const hashHex = toHex(hash);
+      if (this.m.mempool.has(hashHex)) continue;
+      try {
+        fresh.push({ bytes: raw, decoded: { hash, hashHex, tx: decodeTx(raw) } });
+      } catch {
+        fresh.push({ bytes: raw }); // mempool.add names the fault
+      }
+    }
+    // Small batches (light load) are cheaper to check inline than to post to a thread.
+    if (this.m.verifier && fresh.length >= PREVERIFY_MIN_BATCH) await this.#preverify(fresh, this.m.verifier);
+    for (const [i, { bytes, decoded }] of fresh.entries()) {
+      if (i > 0 && i % CHUNK === 0) await yieldToLoop();
+      try {
+        this.m.mempool.add(bytes, 'peer', decoded);
+      } catch (err) {
+        if (err instanceof MedLedgerError && PEER_FAULTS.has(err.code)) {
+          this.m.logger.warn({ peer: from, code: err.code }, 'peer relayed an invalid tx; rest of its batch dropped');
+          throw new MedLedgerError(NodeErrorCode.BadTxBatch, `a tx of the batch is invalid: ${err.code}`);
+        }
+        // Stale nonces, full pool, already committed: normal races, not the peer's fault.
+      }
+    }
+    return new Uint8Array(0);
+  }
+
+  /**
+   * Checks the signatures of a batch on the verifier pool's threads and records the valid ones
+   * as verified, so that `mempool.add` does not check them again on the main thread. The event
+   * loop stays free for consensus and the API meanwhile (ADR 0008).
+   */
+  async #preverify(
+    txs: { decoded?: DecodedBytes }[],
+    v: { pool: VerifierPool; verified: VerifiedTxCache },
+  ): Promise<void> {
+    const items: VerifyItem[] = [];
+    const ids: string[] = [];
+    for (const { decoded } of txs) {
+      if (!decoded || v.verified.has(decoded.hashHex)) continue;
+      const { tx } = decoded;
+      items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
+      ids.push(decoded.hashHex);
+    }
+    const ok = await v.pool.verify(items);
+    ok.forEach((valid, i) => valid && v.verified.add(ids[i]!));
+  }
+}
