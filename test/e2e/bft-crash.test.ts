@@ -67,7 +67,9 @@ test(
       const live = await assertAdvances(others, 3, 30_000);
       console.log(`crash: 3 of 4 committed ${live.to - live.from} blocks in ${live.ms} ms after the kill`);
 
-      victim.start();
+      // The restarted node re-verifies every synced tx signature (the consortium test covers the
+      // default, where commit certificates vouch for them).
+      victim.start({ MEDLEDGER_SYNC_VERIFY_TX_SIGNATURES: 'true' });
       await victim.waitReady(30_000);
       const target = await maxHeight(others);
       let sawCatchingUp = false;

@@ -143,7 +143,12 @@ export class MedLedgerNode {
     const topic = topics(chainId);
     const protocol = protocols(chainId);
     this.sync = new BlockSync(
-      { syncProtocol: protocol.sync, statusProtocol: protocol.status, ...DEFAULT_SYNC_OPTIONS },
+      {
+        syncProtocol: protocol.sync,
+        statusProtocol: protocol.status,
+        ...DEFAULT_SYNC_OPTIONS,
+        verifyTxSignatures: this.config.sync.verifyTxSignatures,
+      },
       {
         network: this.network,
         chain: this.chain,
@@ -390,7 +395,7 @@ export class MedLedgerNode {
   #onCommit(c: CommittedBlock, synced: boolean): void {
     // Erasures committed in this block: the document store deletes right after the commit.
     this.documents
-      .onCommit(c.block, c.results)
+      .onCommit(c.txs, c.results)
       .catch((err: unknown) => this.logger.error({ reason: (err as Error).message }, 'erasure handling failed'));
     this.#followMembership();
     if (synced) {

@@ -26,6 +26,7 @@ import {
   OrgKind,
   toHex,
   TxType,
+  decodeTx,
   ZERO_HASH,
   type Block,
   type Genesis,
@@ -456,7 +457,7 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
   test('erasure: on commit the holder deletes ciphertext and wrapped keys; every read is ERASED', async () => {
     assert.equal((await ledger.run(hospital.org, TxType.RecordErase, { record: RECORD })).code, 2, 'not the hospital');
     assert.equal((await ledger.run(patientAccount, TxType.RecordErase, { record: RECORD })).code, 0);
-    await holderDocs.onCommit(ledger.lastBlock!, ledger.lastResults);
+    await holderDocs.onCommit(ledger.lastBlock!.txs.map(decodeTx), ledger.lastResults);
     assert.equal(holderDocs.store.get(RECORD), undefined);
     const status = await holderDocs.status(RECORD);
     assert.equal(status.held, false);

@@ -1,5 +1,6 @@
 import { encode, decode } from 'cborg';
 import { MedLedgerError, TypesErrorCode } from './errors.js';
+import { CanonicalDecodeError, FLOAT_SEEN, copy, decodeCanonicalFast } from './cbor-decode.js';
 
 /**
  * The one canonical binary encoding (ADR 0001): deterministic CBOR (RFC 8949 §4.2) through
@@ -23,6 +24,16 @@ export function encodeCanonical(value: unknown): Uint8Array {
 }
 
 export function decodeCanonical(bytes: Uint8Array): unknown {
+  try {
+    return decodeCanonicalFast(bytes);
+  } catch (err) {
+    if (err !== FLOAT_SEEN) throw decodeError(err);
+  }
+  return decodeCanonicalGeneral(bytes);
+}
+
+/** decode, re-encode, compare: the definition of canonical, for what the fast decoder leaves. */
+function decodeCanonicalGeneral(bytes: Uint8Array): unknown {
   let value: unknown;
   try {
     value = decode(bytes, DECODE_OPTIONS);
@@ -36,18 +47,19 @@ export function decodeCanonical(bytes: Uint8Array): unknown {
   return value;
 }
 
+function decodeError(err: unknown): MedLedgerError {
+  if (err instanceof CanonicalDecodeError && err.nonCanonical) {
+    return new MedLedgerError(TypesErrorCode.NON_CANONICAL, 'bytes are not in canonical encoding');
+  }
+  return new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
+}
+
 /**
- * Decodes bytes this node wrote itself (its own database) without the canonical re-encode
- * check: they were produced by `encodeCanonical`, so the check would only double the cost of
- * every state read on the hot path. Anything that arrives from outside goes through
- * `decodeCanonical`.
+ * Decodes bytes this node wrote itself (its own database). The same decoder: checking the
+ * canonical form while reading costs next to nothing.
  */
 export function decodeTrusted(bytes: Uint8Array): unknown {
-  try {
-    return decode(bytes, DECODE_OPTIONS);
-  } catch (err) {
-    throw new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
-  }
+  return decodeCanonical(bytes);
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -109,7 +121,7 @@ export function decodeByteStrings(bytes: Uint8Array, maxItems: number): Uint8Arr
   for (let i = 0; i < count; i++) {
     const len = head(2);
     if (pos + len > bytes.length) throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR: truncated');
-    items[i] = bytes.slice(pos, pos + len);
+    items[i] = copy(bytes, pos, pos + len);
     pos += len;
   }
   if (pos !== bytes.length) throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR: trailing bytes');

@@ -39,6 +39,8 @@ export interface CommittedBlock {
   height: number;
   hash: Uint8Array;
   block: Block;
+  /** The block's txs, decoded. */
+  txs: readonly Tx[];
   txHashes: string[];
   results: BlockExecution['results'];
 }
@@ -46,7 +48,7 @@ export interface CommittedBlock {
 interface Execution {
   batch: WriteBatch;
   execution: BlockExecution;
-  txHashes: Uint8Array[];
+  txs: DecodedTx[];
 }
 
 /**
@@ -182,7 +184,7 @@ export class Chain {
       }
       const block: Block = { header, txs: txs.map((t) => t.bytes), lastCommit: lastCommit ?? null };
       const hash = blockHash(header);
-      this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
+      this.#executions.set(toHex(hash), { batch, execution, txs: decoded });
       return { block, hash, bytes: encodeBlock(block) };
     }
   }
@@ -254,7 +256,7 @@ export class Chain {
     const execution = this.modules.state.executeBlock(header, decoded, batch);
     const failed = execution.results.findIndex((r) => r.code !== TxCode.Ok);
     if (failed >= 0) throw invalid(`tx ${failed} fails: ${execution.results[failed]!.log}`);
-    this.#executions.set(toHex(hash), { batch, execution, txHashes: decoded.map((d) => d.hash) });
+    this.#executions.set(toHex(hash), { batch, execution, txs: decoded });
     this.modules.metrics.blockExecSeconds.observe((performance.now() - started) / 1000);
     this.#noteExecution(performance.now() - started, decoded.length);
     return hash;
@@ -307,7 +309,8 @@ export class Chain {
       throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is for another block');
     // Checks the body against the header even when the execution is cached.
     this.validateBlock(block, null, known);
-    const { batch, execution, txHashes } = this.#executions.get(toHex(hash))!;
+    const { batch, execution, txs } = this.#executions.get(toHex(hash))!;
+    const txHashes = txs.map((t) => t.hash);
     const stored: StoredBlock = { block, hash, bytes: encodeBlock(block) };
     this.modules.blocks.putBlock(batch, stored, commit, txHashes, execution.results);
     await this.modules.db.write(batch, { sync: true });
@@ -320,6 +323,13 @@ export class Chain {
     m.txsCommitted.inc(block.txs.length);
     m.blockTxs.observe(block.txs.length);
     m.blockIntervalSeconds.observe((block.header.time - previousTime) / 1000);
-    return { height: block.header.height, hash, block, txHashes: txHashes.map(toHex), results: execution.results };
+    return {
+      height: block.header.height,
+      hash,
+      block,
+      txs: txs.map((t) => t.tx),
+      txHashes: txHashes.map(toHex),
+      results: execution.results,
+    };
   }
 }

@@ -162,6 +162,7 @@ export function validateNodeConfig(c: NodeConfig): void {
   if (!Number.isInteger(c.api.bodyLimitBytes) || c.api.bodyLimitBytes < 1024)
     fail('api.bodyLimitBytes', 'at least 1024');
   positive(c.api.commitWaitMs, 'api.commitWaitMs');
+  if (typeof c.sync.verifyTxSignatures !== 'boolean') fail('sync.verifyTxSignatures', 'true or false');
   if (typeof c.faults !== 'boolean') fail('faults', 'true or false');
 }
 

@@ -7,6 +7,7 @@ export interface NodeConfig {
   api: { host: string; port: number; bodyLimitBytes: number; commitWaitMs: number };
   p2p: { host: string; port: number; bootstrap: string[] };
   mempool: MempoolOptions;
+  sync: SyncSettings;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   /**
    * Test networks only, never on in production: enables POST /debug/faults (partition tests)
@@ -24,6 +25,15 @@ export type NodeConfigOverrides = {
       : NodeConfig[K];
 };
 
+export interface SyncSettings {
+  /**
+   * Verify every tx signature of blocks fetched by block sync. Off by default: each block
+   * arrives with a commit certificate of more than 2/3 of the validators, each of which checked
+   * every signature before voting (ADR 0008).
+   */
+  verifyTxSignatures: boolean;
+}
+
 export interface MempoolOptions {
   maxTxs: number;
   maxBytes: number;
@@ -39,6 +49,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   api: { host: '127.0.0.1', port: 26657, bodyLimitBytes: 1024 * 1024, commitWaitMs: 30_000 },
   p2p: { host: '127.0.0.1', port: 26656, bootstrap: [] },
   mempool: { maxTxs: 10_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000, verifyThreads: 2 },
+  sync: { verifyTxSignatures: false },
   log: { level: 'info' },
   faults: false,
 };

@@ -134,6 +134,8 @@ export class ConsensusDriver {
   #handled = 0;
   #lastProgress = '';
   #stallTicks = 0;
+  /** Height, round and step of the last stall logged. */
+  #stallLogged = '';
   #lastPeers = new Set<string>();
   #peerJoined = false;
   #resendTimer: NodeJS.Timeout | undefined;
@@ -594,6 +596,7 @@ export class ConsensusDriver {
     this.#stallTicks = progress === this.#lastProgress ? this.#stallTicks + 1 : 0;
     this.#lastProgress = progress;
     if (this.#stallTicks < STALL_TICKS && !forNewPeer) return;
+    if (this.#stallTicks >= STALL_TICKS) this.#explainStall();
     this.#stallTicks = 0;
     const tag = this.m.now();
     const own = [...this.#own.values()].slice(-MAX_RESEND);
@@ -637,7 +640,26 @@ export class ConsensusDriver {
     if (round !== e.round) return;
     if ((step === 'propose' && e.step !== 'propose') || (step === 'prevote' && e.step !== 'prevote')) return;
     this.m.metrics.roundTimeouts.inc({ step });
-    const voters = e.roundVoters?.(round);
+    const { fields, waitingFor } = this.#waitingFor(step, height, round);
+    this.m.logger.info(fields, `round timeout: waited for ${waitingFor}`);
+  }
+
+  /**
+   * Below 2f+1 votes of a round no timeout fires (a 2|2 partition, two validators down), so a
+   * round can stall without a timeout to explain it: logged once per height, round and step.
+   */
+  #explainStall(): void {
+    const height = this.#height;
+    const { round, step } = this.m.engine;
+    const key = `${height}|${round}|${step}`;
+    if (key === this.#stallLogged) return;
+    this.#stallLogged = key;
+    const { fields, waitingFor } = this.#waitingFor(step, height, round);
+    this.m.logger.info(fields, `round stalled: waiting for ${waitingFor}`);
+  }
+
+  #waitingFor(step: Step, height: number, round: number): { fields: Record<string, unknown>; waitingFor: string } {
+    const voters = this.m.engine.roundVoters?.(round);
     const name = (hex: string) => this.#validators.find((v) => toHex(v.address) === hex)?.name ?? hex;
     const missing = (have: string[] | undefined) =>
       have === undefined ? undefined : this.#validators.map((v) => toHex(v.address)).filter((a) => !have.includes(a));
@@ -656,18 +678,16 @@ export class ConsensusDriver {
         : step === 'prevote'
           ? `prevotes from ${(prevotes ?? []).map(name).join(', ') || 'nobody: all are in, split between values (no polka)'}`
           : `precommits from ${(precommits ?? []).map(name).join(', ') || 'nobody: all are in, split between nil and a block'}`;
-    this.m.logger.info(
-      {
-        height,
-        round,
-        step,
-        proposer: name(proposer),
-        proposalSeen: voters?.proposal,
-        missingPrevotes: prevotes?.map(name),
-        missingPrecommits: precommits?.map(name),
-      },
-      `round timeout: waited for ${waitingFor}`,
-    );
+    const fields = {
+      height,
+      round,
+      step,
+      proposer: name(proposer),
+      proposalSeen: voters?.proposal,
+      missingPrevotes: prevotes?.map(name),
+      missingPrecommits: precommits?.map(name),
+    };
+    return { fields, waitingFor };
   }
 
   #clearTimers(): void {

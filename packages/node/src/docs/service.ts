@@ -4,7 +4,6 @@ import type { RecordView } from '@medledger/state';
 import {
   bytesEqual,
   decodeDocRequest,
-  decodeTx,
   docRequestFresh,
   fromHex,
   isMedLedgerError,
@@ -12,8 +11,8 @@ import {
   MedLedgerError,
   toHex,
   TxType,
-  type Block,
   type DocRequest,
+  type Tx,
 } from '@medledger/types';
 import { decideAccess } from './access.js';
 import { DocErrorCode, docError } from './errors.js';
@@ -293,12 +292,11 @@ export class DocumentService {
   // ---- erasure ------------------------------------------------------------------------------
 
   /** Called after each committed block: documents whose erasure just committed are deleted. */
-  async onCommit(block: Block, results: readonly { code: number }[]): Promise<void> {
+  async onCommit(txs: readonly Tx[], results: readonly { code: number }[]): Promise<void> {
     const erased: string[] = [];
-    block.txs.forEach((raw, i) => {
-      if (results[i]?.code !== 0) return;
-      const tx = decodeTx(raw);
-      if (tx.type === TxType.RecordErase) erased.push((tx.payload as { record: string }).record);
+    txs.forEach((tx, i) => {
+      if (results[i]?.code === 0 && tx.type === TxType.RecordErase)
+        erased.push((tx.payload as { record: string }).record);
     });
     if (erased.length > 0) await this.#shred(erased);
   }

@@ -33,6 +33,8 @@ export interface BlockSyncOptions {
   batchBlocks: number;
   maxResponseBytes: number;
   requestTimeoutMs: number;
+  /** Verify tx signatures of fetched blocks too, not only their commit certificates (ADR 0008). */
+  verifyTxSignatures: boolean;
 }
 
 export const DEFAULT_SYNC_OPTIONS = {
@@ -63,7 +65,7 @@ export class BlockSync {
       logger: Logger;
       metrics: Metrics;
       onApplied: (committed: CommittedBlock) => void;
-      /** When set, tx signatures of fetched blocks are checked ahead on worker threads. */
+      /** Where signatures verified ahead on worker threads are recorded (`verifyTxSignatures`). */
       verified?: VerifiedTxCache;
     },
   ) {}
@@ -72,8 +74,8 @@ export class BlockSync {
   #pool: VerifierPool | undefined;
   /** Blocks asked for per request, adapted to their size (see #fetchRange). */
   #count = 16;
-  /** Txs of fetched blocks whose signatures verified, decoded, by hex hash; for block execution. */
-  readonly #checked = new Map<string, Tx>();
+  /** Txs of fetched blocks, decoded (and verified, when so configured), by hex hash; for block execution. */
+  readonly #decoded = new Map<string, Tx>();
 
   async start(): Promise<void> {
     const limits = { maxRequestBytes: 64, requestsPerSecond: 50 };
@@ -138,38 +140,42 @@ export class BlockSync {
   }
 
   /**
-   * Verifies the signatures of the txs in `blocks` that this node has not verified yet, spread
-   * over worker threads, and records the valid ones in the verified-tx cache, so that executing
-   * the blocks does not verify them again one by one on the main thread. An invalid signature
-   * is left unrecorded: the block then fails validation as it would have without this step.
+   * Decodes the txs of fetched blocks ahead of their execution (the next range while this one
+   * executes). With `verifyTxSignatures`, their signatures are checked on worker threads; the
+   * valid ones go to the verified-tx cache, and an invalid one is left out, so its block fails
+   * validation as it would have without this step. Without it, a block's commit certificate
+   * vouches for its txs: more than 2/3 of the validators checked every signature before voting.
    */
-  async #preverify(blocks: Block[]): Promise<void> {
-    const verified = this.m.verified;
-    if (!verified) return;
+  async #prepare(blocks: Block[]): Promise<void> {
+    const verify = this.opts.verifyTxSignatures ? this.m.verified : undefined;
     const items: VerifyItem[] = [];
     const ids: string[] = [];
     const txs: Tx[] = [];
     for (const block of blocks) {
       for (const raw of block.txs) {
         const id = toHex(sha256(raw));
-        if (verified.has(id)) continue;
+        let tx: Tx;
         try {
-          const tx = decodeTx(raw);
-          items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
-          ids.push(id);
-          txs.push(tx);
+          tx = decodeTx(raw);
         } catch {
-          // Left to block validation, which rejects it.
+          continue; // left to block validation, which rejects it
         }
+        if (!verify || verify.has(id)) {
+          this.#decoded.set(id, tx);
+          continue;
+        }
+        items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
+        ids.push(id);
+        txs.push(tx);
       }
     }
-    if (items.length < 256) return;
+    if (!verify || items.length === 0) return;
     this.#pool ??= new VerifierPool({ threads: Math.min(4, availableParallelism()), minBatch: 128 });
     const ok = await this.#pool.verify(items);
     ok.forEach((valid, i) => {
       if (!valid) return;
-      verified.add(ids[i]!);
-      this.#checked.set(ids[i]!, txs[i]!);
+      verify.add(ids[i]!);
+      this.#decoded.set(ids[i]!, txs[i]!);
     });
   }
 
@@ -223,8 +229,8 @@ export class BlockSync {
           if (!bytesEqual(commit.blockHash, blockHash(block.header)))
             throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
           this.m.chain.verifyCommit(commit, height);
-          const committed = await this.m.chain.commit(block, commit, (h) => this.#checked.get(h));
-          for (const h of committed.txHashes) this.#checked.delete(h);
+          const committed = await this.m.chain.commit(block, commit, (h) => this.#decoded.get(h));
+          for (const h of committed.txHashes) this.#decoded.delete(h);
           this.m.metrics.syncedBlocks.inc();
           this.m.onApplied(committed);
           applied++;
@@ -233,7 +239,7 @@ export class BlockSync {
       }
     } finally {
       next?.catch(() => undefined);
-      this.#checked.clear();
+      this.#decoded.clear();
     }
     return applied;
   }
@@ -257,7 +263,7 @@ export class BlockSync {
         commit: decodeCommit(assertBytes(entry[1], 'commit')),
       };
     });
-    await this.#preverify(batch.map((d) => d.block));
+    await this.#prepare(batch.map((d) => d.block));
     return batch;
   }
 }
