@@ -1,5 +1,6 @@
 import { encode, decode } from 'cborg';
 import { MedLedgerError, TypesErrorCode } from './errors.js';
+import { encodeCanonicalFast } from './cbor-encode.js';
 import { CanonicalDecodeError, FLOAT_SEEN, copy, decodeCanonicalFast } from './cbor-decode.js';
 
 /**
@@ -20,7 +21,12 @@ const DECODE_OPTIONS = {
 } as const;
 
 export function encodeCanonical(value: unknown): Uint8Array {
-  return encode(value);
+  try {
+    return encodeCanonicalFast(value);
+  } catch {
+    // A value outside what the fast encoder writes (or a cycle): cborg decides.
+    return encode(value);
+  }
 }
 
 export function decodeCanonical(bytes: Uint8Array): unknown {
@@ -40,7 +46,7 @@ function decodeCanonicalGeneral(bytes: Uint8Array): unknown {
   } catch (err) {
     throw new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
   }
-  const again = encode(value);
+  const again = encodeCanonical(value);
   if (!bytesEqual(again, bytes)) {
     throw new MedLedgerError(TypesErrorCode.NON_CANONICAL, 'bytes are not in canonical encoding');
   }
