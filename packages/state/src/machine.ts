@@ -2,6 +2,7 @@ import { addressOf } from '@medledger/crypto';
 import { metaKey, MetaKey, type Database, type WriteBatch } from '@medledger/db';
 import {
   bytesEqual,
+  toHex,
   isMedLedgerError,
   validatePayload,
   ZERO_HASH,
@@ -32,6 +33,7 @@ import { StateErrorCode, stateError } from './errors.js';
 import { validatorSetsKey } from './keys.js';
 import { DEFAULT_QUERY_LIMITS, type StateMachineOptions } from './options.js';
 import { StateOverlay, type StateWrite } from './overlay.js';
+import { CommittedReadCache } from './read-cache.js';
 import { StateQueryService } from './queries.js';
 import { logAccess } from './modules/access.js';
 import { nonceAcceptable, readNonce, writeNonce } from './modules/accounts.js';
@@ -79,9 +81,13 @@ export class MedLedgerStateMachine implements StateMachine {
   #meta: StateMeta | undefined;
   /** Validator sets with addresses computed, read once after each commit. */
   #validatorSets: { from: number; validators: Validator[] }[] | undefined;
+  readonly #reads: CommittedReadCache;
+  /** Writes of executed, not yet committed blocks, by app hash (a height may run several). */
+  readonly #executed = new Map<string, StateWrite[]>();
 
   constructor(opts: StateMachineOptions, modules: { db: Database }) {
     this.#db = modules.db;
+    this.#reads = new CommittedReadCache(modules.db);
     this.#genesis = opts.genesis;
     // Built eagerly: a genesis that cannot form a state fails at construction, not mid-start.
     this.#genesisWrites = genesisWrites(opts.genesis);
@@ -115,13 +121,13 @@ export class MedLedgerStateMachine implements StateMachine {
   checkTx(tx: Tx, pendingNonce?: number): TxResult {
     const meta = this.#committed();
     // Judged as if in the next block at the last block's time; the overlay is dropped after.
-    const overlay = new StateOverlay(this.#db);
+    const overlay = new StateOverlay(this.#reads);
     return this.#executeTx(overlay, tx, ZERO_HASH, 0, { height: meta.height + 1, time: meta.time }, pendingNonce);
   }
 
   checkNonce(tx: Tx): TxResult {
     if (tx.chainId !== this.#genesis.chainId) return fail(TxCode.WrongChain, 'tx is for another chain');
-    if (!nonceAcceptable(tx.nonce, readNonce(new StateOverlay(this.#db), addressOf(tx.from)), undefined)) {
+    if (!nonceAcceptable(tx.nonce, readNonce(new StateOverlay(this.#reads), addressOf(tx.from)), undefined)) {
       return fail(TxCode.BadNonce, 'nonce is not above the last one used');
     }
     return ok();
@@ -144,7 +150,7 @@ export class MedLedgerStateMachine implements StateMachine {
       });
     }
     const env = { height: header.height, time: header.time };
-    const overlay = new StateOverlay(this.#db);
+    const overlay = new StateOverlay(this.#reads);
     const results = txs.map((d, i) => this.#executeTx(overlay, d.tx, d.hash, i, env, undefined));
 
     const writes = overlay.writes();
@@ -160,6 +166,7 @@ export class MedLedgerStateMachine implements StateMachine {
       if (w.value === null) batch.del(w.key);
       else batch.put(w.key, w.value);
     }
+    this.#executed.set(toHex(appHash), writes);
     const next: StateMeta = { height: header.height, appHash, time: header.time, genesisHash: meta.genesisHash };
     batch.put(metaKey(MetaKey.State), encodeEntry(next));
     return { appHash, results };
@@ -174,6 +181,10 @@ export class MedLedgerStateMachine implements StateMachine {
       });
     }
     this.#meta = onDisk;
+    const writes = this.#executed.get(toHex(appHash));
+    if (writes) this.#reads.apply(writes);
+    else this.#reads.clear(); // not executed here: nothing tells what changed
+    this.#executed.clear();
     // Governance may have changed the sets in this block: read them again when next asked.
     this.#validatorSets = undefined;
   }

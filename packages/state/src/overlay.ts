@@ -14,11 +14,11 @@ const id = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, 
  * behind (`rollbackTx`) while its nonce, written before the tx layer opens, stays consumed.
  */
 export class StateOverlay {
-  readonly #base: KeyValueReader;
+  readonly #base: Pick<KeyValueReader, 'getSync'>;
   readonly #block = new Map<string, StateWrite>();
   #tx: Map<string, StateWrite> | null = null;
 
-  constructor(base: KeyValueReader) {
+  constructor(base: Pick<KeyValueReader, 'getSync'>) {
     this.#base = base;
   }
 

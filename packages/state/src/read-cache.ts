@@ -1,0 +1,46 @@
+import type { KeyValueReader } from '@medledger/db';
+import type { StateWrite } from './overlay.js';
+
+const latin1 = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+
+/**
+ * Committed state values that execution read, kept in memory: every tx reads its sender's nonce
+ * and key owner, most read a patient, and these few keys recur in every block (a LevelDB point
+ * read was a tenth of block execution). Only present values are kept; the committed block's
+ * writes update the keys held, so the cache always equals the database (`apply` is called with
+ * the writes of each committed block, nothing else writes state).
+ */
+export class CommittedReadCache implements Pick<KeyValueReader, 'getSync'> {
+  readonly #values = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly db: Pick<KeyValueReader, 'getSync'>,
+    private readonly capacity = 200_000,
+  ) {}
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    const id = latin1(key);
+    const hit = this.#values.get(id);
+    if (hit !== undefined) return hit;
+    const value = this.db.getSync(key);
+    if (value !== undefined) {
+      if (this.#values.size >= this.capacity) this.#values.clear();
+      this.#values.set(id, value);
+    }
+    return value;
+  }
+
+  /** The writes of a block now on disk. */
+  apply(writes: readonly StateWrite[]): void {
+    for (const w of writes) {
+      const id = latin1(w.key);
+      if (!this.#values.has(id)) continue;
+      if (w.value === null) this.#values.delete(id);
+      else this.#values.set(id, w.value);
+    }
+  }
+
+  clear(): void {
+    this.#values.clear();
+  }
+}
