@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNodeConfig } from '../src/config/index.js';
+import { testnetVerifyThreads } from '../src/home.js';
 import { tempDir } from './fixtures.js';
 
 test('config: file over defaults, environment over file, overrides over both; typos are errors', () => {
@@ -17,4 +18,11 @@ test('config: file over defaults, environment over file, overrides over both; ty
   assert.throws(() => loadNodeConfig(path, {}), /api\.prot: unknown setting/);
   writeFileSync(path, JSON.stringify({ p2p: { bootstrap: ['/ip4/1.2.3.4/tcp/1'] } }));
   assert.throws(() => loadNodeConfig(path, {}), /p2p\.bootstrap/);
+});
+
+test('a testnet gives each node its share of the cores for signature threads, at most the default', () => {
+  assert.equal(testnetVerifyThreads(4, 2), 0);
+  assert.equal(testnetVerifyThreads(2, 4), 1);
+  assert.equal(testnetVerifyThreads(1, 8), 2);
+  assert.equal(testnetVerifyThreads(4, 64), 2);
 });
