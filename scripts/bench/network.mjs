@@ -252,9 +252,10 @@ export class CommitTracker {
 }
 
 const RETRY_MS = 50;
+const MAX_RETRY_MS = 1000;
 /** Most txs a lane sends in one `POST /txs/batch`. */
 const LANE_BATCH_TXS = 256;
-/** Refusals that say nothing against the tx: it goes again after RETRY_MS, as a client would. */
+/** Refusals that say nothing against the tx: it goes again after a backoff (RETRY_MS doubling up to MAX_RETRY_MS), as a client would. */
 const RETRY_CODES = new Set(['MEMPOOL_FULL', 'NOT_READY']);
 
 /**
@@ -277,6 +278,8 @@ export class Lanes {
         head: 0,
         // Txs to send again, in nonce order: they go before anything in the queue.
         retry: [],
+        /** Current wait before a retry; doubles while the node stays full. */
+        backoff: 0,
         busy: false,
       };
     });
@@ -347,9 +350,14 @@ export class Lanes {
         this.stats.codes[r.error.code] = (this.stats.codes[r.error.code] ?? 0) + 1;
       }
     });
-    if (retry.length === 0) return this.#next(lane);
+    if (retry.length === 0) {
+      lane.backoff = 0;
+      return this.#next(lane);
+    }
     lane.retry.unshift(...retry);
-    setTimeout(() => this.#next(lane), RETRY_MS);
+    // A client backs off while the node is full, as it is asked to (Retry-After).
+    lane.backoff = Math.min(MAX_RETRY_MS, lane.backoff ? lane.backoff * 2 : RETRY_MS);
+    setTimeout(() => this.#next(lane), lane.backoff);
   }
 
   #failed(lane, batch) {

@@ -205,6 +205,7 @@ export class MedLedgerNode {
         queries: this.state.query,
         validators: () => this.validatorsView(),
         submitTx: (bytes) => this.submitTx(bytes),
+        acceptsTxs: () => this.mempool.hasRoom('api'),
         waitForCommit: (hash, ms) => this.#waitForCommit(hash, ms),
         latestTime: () => this.chain.latestTime,
         registry: this.metrics.registry,

@@ -44,8 +44,10 @@ export interface ApiContext {
   queries: StateQueries;
   /** The set of the next height, each validator with its activity as this node saw it. */
   validators(): { height: number; validators: Validator[]; [more: string]: unknown };
-  /** Checks a tx into the mempool and gossips it; throws MedLedgerError on refusal. */
+  /** Checks a tx into the mempool and relays it; throws MedLedgerError on refusal. */
   submitTx(bytes: Uint8Array): { hash: string };
+  /** False while the mempool has no room for clients' txs. */
+  acceptsTxs(): boolean;
   /** Resolves when the tx is committed. */
   waitForCommit(hashHex: string, timeoutMs: number): Promise<TxLocation>;
   /** Block time of the last block: consent status is judged against it, never the wall clock. */
@@ -208,28 +210,37 @@ export function createApiServer(
     scope.addContentTypeParser('*', (_req, _payload, done) => done(notCbor()));
     scope.post(
       '/txs/batch',
-      { bodyLimit: BATCH_BODY_LIMIT, schema: { response: { 200: BATCH_RESULTS } } },
+      {
+        bodyLimit: BATCH_BODY_LIMIT,
+        schema: {
+          response: { 200: BATCH_RESULTS, 503: { type: 'object', properties: { error: TX_REFUSAL }, required: ['error'] } },
+        },
+        // Under overload a refusal must cost next to nothing: before the body is even read.
+        onRequest: async (_req, reply) => {
+          if (ctx.acceptsTxs()) return;
+          const error = new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
+          await reply.code(503).header('retry-after', '1').send({ error: { code: error.code, message: error.message } });
+        },
+      },
       async (req) => {
         // A request with neither body nor content type reaches the handler without a parser.
         if (!(req.body instanceof Uint8Array)) throw notCbor();
         const results: BatchResult[] = [];
         let full: TxRefusal | undefined;
         for (const bytes of batchTxs(req.body)) {
-          const hash = toHex(sha256(bytes));
           // After the first MEMPOOL_FULL the rest is refused unchecked: a later nonce of an account
           // taken in while an earlier one waits for its retry could commit first and strand it.
           if (full) {
-            results.push({ hash, accepted: false, error: full });
+            results.push({ hash: toHex(sha256(bytes)), accepted: false, error: full });
             continue;
           }
           try {
-            ctx.submitTx(bytes);
-            results.push({ hash, accepted: true });
+            results.push({ hash: ctx.submitTx(bytes).hash, accepted: true });
           } catch (err) {
             const { code, message } = describeAndLog(err as Error);
             const error = { code, message };
             if (code === NodeErrorCode.MempoolFull) full = error;
-            results.push({ hash, accepted: false, error });
+            results.push({ hash: toHex(sha256(bytes)), accepted: false, error });
           }
         }
         return { results };

@@ -67,6 +67,12 @@ export class Mempool implements MempoolView {
     return this.#txs.get(hashHex);
   }
 
+  /** Whether a tx of `bytes` from a client (or a peer, with twice the room) would fit. */
+  hasRoom(from: 'api' | 'peer', bytes = 0): boolean {
+    const room = from === 'peer' ? 2 : 1;
+    return this.#txs.size < this.opts.maxTxs * room && this.#bytes + bytes <= this.opts.maxBytes * room;
+  }
+
   onTxsAvailable(listener: () => void): void {
     this.#listeners.push(listener);
   }
@@ -84,8 +90,7 @@ export class Mempool implements MempoolView {
     // The limits bound what clients submit; txs from peers, which another node already took in,
     // get twice the room, so that all mempools hold the same txs under load. A node that drops
     // an account's tx n but keeps its n + 1 may propose n + 1, and n can then never commit.
-    const room = from === 'peer' ? 2 : 1;
-    if (this.#txs.size >= this.opts.maxTxs * room || this.#bytes + bytes.length > this.opts.maxBytes * room) {
+    if (!this.hasRoom(from, bytes.length)) {
       throw new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
     }
     const tx = decoded?.tx ?? decodeTx(bytes);

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeCanonical } from '@medledger/types';
+import { createApiServer, type ApiContext } from '../src/api/index.js';
+import { createLogger } from '../src/logger.js';
+
+// Only what POST /txs/batch touches; the end-to-end single-node test covers it on a real node.
+function apiWith(acceptsTxs: () => boolean, submitted: Uint8Array[]) {
+  const ctx = {
+    ready: () => true,
+    acceptsTxs,
+    submitTx: (bytes: Uint8Array) => {
+      submitted.push(bytes);
+      return { hash: 'ab'.repeat(32) };
+    },
+    metrics: { apiRequestSeconds: { observe: () => undefined } },
+  } as unknown as ApiContext;
+  return createApiServer(
+    { bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 },
+    ctx,
+    createLogger({ level: 'error', name: 'api-test', stdout: false }),
+  );
+}
+
+test('a full mempool refuses a whole batch with 503 and Retry-After before reading it', async () => {
+  let full = true;
+  const submitted: Uint8Array[] = [];
+  const app = apiWith(() => !full, submitted);
+  try {
+    const post = (body: Uint8Array | string) =>
+      app.inject({
+        method: 'POST',
+        url: '/txs/batch',
+        headers: { 'content-type': 'application/cbor' },
+        payload: Buffer.from(body),
+      });
+    // Not even valid CBOR: the refusal comes first, so nothing is parsed or checked.
+    const refused = await post('not cbor at all');
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.json().error.code, 'MEMPOOL_FULL');
+    assert.equal(submitted.length, 0);
+
+    full = false;
+    const ok = await post(encodeCanonical([new Uint8Array([1, 2, 3])]));
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual(ok.json(), { results: [{ hash: 'ab'.repeat(32), accepted: true }] });
+    assert.equal(submitted.length, 1);
+  } finally {
+    await app.close();
+  }
+});
