@@ -213,13 +213,19 @@ export function createApiServer(
       {
         bodyLimit: BATCH_BODY_LIMIT,
         schema: {
-          response: { 200: BATCH_RESULTS, 503: { type: 'object', properties: { error: TX_REFUSAL }, required: ['error'] } },
+          response: {
+            200: BATCH_RESULTS,
+            503: { type: 'object', properties: { error: TX_REFUSAL }, required: ['error'] },
+          },
         },
         // Under overload a refusal must cost next to nothing: before the body is even read.
         onRequest: async (_req, reply) => {
           if (ctx.acceptsTxs()) return;
           const error = new MedLedgerError(NodeErrorCode.MempoolFull, 'mempool is full, retry later');
-          await reply.code(503).header('retry-after', '1').send({ error: { code: error.code, message: error.message } });
+          await reply
+            .code(503)
+            .header('retry-after', '1')
+            .send({ error: { code: error.code, message: error.message } });
         },
       },
       async (req) => {
