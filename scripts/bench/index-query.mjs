@@ -27,46 +27,48 @@ export async function runIndex(o) {
     throw new Error(`${dir} holds ${meta.records} records over ${meta.patients} patients; use another --db`);
   }
   const genesis = meta?.genesis ?? makeGenesis();
-  let db = createDatabase({ path: join(dir, 'ledger') });
+  const db = createDatabase({ path: join(dir, 'ledger') });
   await db.open();
-  let state = createStateMachine({ genesis }, { db });
+  const state = createStateMachine({ genesis }, { db });
   let buildS = null;
   let buildRate = null;
-  let afterBuild = null;
   try {
     if (!meta) {
       ({ buildS, buildRate, meta } = await build(db, state, genesis, records, patients));
       writeFileSync(metaFile, JSON.stringify(meta));
-      // Right after the build LevelDB is still compacting a million fresh records: measured
-      // too, then again on the reopened database, as a node serves it in steady state.
-      afterBuild = await measureQueries(state, meta.patientIds, o.queries, limit, perPatient, 'right after the build');
-      await db.close();
-      db = createDatabase({ path: join(dir, 'ledger') });
-      await db.open();
-      state = createStateMachine({ genesis }, { db });
     } else {
       log(`reusing ${dir}: ${meta.records} records over ${meta.patients} patients`);
     }
+
+    const ids = meta.patientIds;
+    const query = (patient) => state.query.records({ patient, limit });
+    // Sanity: a page is full and ordered by time.
+    const first = await query(ids[0]);
+    if (first.items.length !== Math.min(limit, perPatient))
+      throw new Error(`expected ${limit} records, got ${first.items.length}`);
+    for (let i = 0; i < 300; i++) await query(ids[(i * 31) % ids.length]); // warm-up (JIT, LevelDB cache)
     const loadAtStart = load();
-    const atRest = await measureQueries(
-      state,
-      meta.patientIds,
-      o.queries,
-      limit,
-      perPatient,
-      'on the reopened database',
-    );
+    log(`querying ${o.queries} patient histories (limit ${limit}) (load ${loadAtStart.join(' ')})`);
+    const times = [];
+    let items = 0;
+    for (let i = 0; i < o.queries; i++) {
+      const patient = ids[Math.floor(Math.random() * ids.length)];
+      const t = performance.now();
+      const page = await query(patient);
+      times.push(performance.now() - t);
+      items += page.items.length;
+    }
+    times.sort((a, b) => a - b);
     const result = {
       mode: 'index',
       records: meta.records,
       patients: meta.patients,
       limit,
       queries: o.queries,
-      avgResults: atRest.avgResults,
-      p50Ms: atRest.p50Ms,
-      p99Ms: atRest.p99Ms,
-      maxMs: atRest.maxMs,
-      afterBuild,
+      avgResults: round(items / o.queries, 1),
+      p50Ms: round(percentile(times, 50), 2),
+      p99Ms: round(percentile(times, 99), 2),
+      maxMs: round(times[times.length - 1], 2),
       buildSeconds: buildS === null ? null : round(buildS, 1),
       buildRecordsPerSec: buildRate === null ? null : Math.round(buildRate),
       load: { start: loadAtStart, end: load() },
@@ -75,33 +77,6 @@ export async function runIndex(o) {
   } finally {
     await db.close();
   }
-}
-
-/** `queries` random patient histories of `limit` records through the API's query code. */
-async function measureQueries(state, ids, queries, limit, perPatient, when) {
-  const query = (patient) => state.query.records({ patient, limit });
-  // Sanity: a page is full.
-  const first = await query(ids[0]);
-  if (first.items.length !== Math.min(limit, perPatient))
-    throw new Error(`expected ${limit} records, got ${first.items.length}`);
-  for (let i = 0; i < 300; i++) await query(ids[(i * 31) % ids.length]); // warm-up (JIT, LevelDB cache)
-  log(`querying ${queries} patient histories (limit ${limit}) ${when} (load ${load().join(' ')})`);
-  const times = [];
-  let items = 0;
-  for (let i = 0; i < queries; i++) {
-    const patient = ids[Math.floor(Math.random() * ids.length)];
-    const t = performance.now();
-    const page = await query(patient);
-    times.push(performance.now() - t);
-    items += page.items.length;
-  }
-  times.sort((a, b) => a - b);
-  return {
-    avgResults: round(items / queries, 1),
-    p50Ms: round(percentile(times, 50), 2),
-    p99Ms: round(percentile(times, 99), 2),
-    maxMs: round(times[times.length - 1], 2),
-  };
 }
 
 function makeGenesis() {
