@@ -202,9 +202,9 @@ export const TESTNET_PARAMS: Partial<ChainParams> = { emptyBlockIntervalMs: 500 
 
 /**
  * Signature-checking threads for a node of an N-node testnet on this machine: its share of the
- * cores less the main thread, at most the default. With 4 nodes on 2 cores the threads only
- * added memory (~25 MB each) and contention: 0 threads measured 288 MB peak RSS and 1,027
- * committed tx/s against 357 MB and 964 tx/s with 2 (docs/PERFORMANCE.md).
+ * cores less the main thread, at most the default. With 4 nodes on 2 cores the threads added
+ * memory (~25 MB each) and no throughput: 0 threads measured 288 MB peak RSS and 1,027
+ * committed tx/s against 344–357 MB and 964–1,023 tx/s with 2 (ADR 0008).
  */
 export function testnetVerifyThreads(nodes: number, cores = availableParallelism()): number {
   return Math.min(DEFAULT_NODE_CONFIG.mempool.verifyThreads, Math.max(0, Math.floor(cores / nodes) - 1));
