@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CHAIN_PARAMS, OrgKind, toHex, type Genesis } from '@medledger/types';
-import { generateKeyPair, Signer } from '@medledger/crypto';
+import { generateKeyPair, Signer, type Ed25519KeyPair } from '@medledger/crypto';
 import { createBlockStore, createDatabase } from '@medledger/db';
 import { createStateMachine } from '@medledger/state';
 import { Chain } from '../src/chain/chain.js';
@@ -11,13 +11,23 @@ import { Mempool } from '../src/mempool/mempool.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 
+interface LedgerKeys {
+  orgKey: Ed25519KeyPair;
+  otherOrgKey: Ed25519KeyPair;
+  nodeKeys: Ed25519KeyPair[];
+}
+
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger-node-${prefix}-`));
 
 /** A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node does. */
-export async function createLedger(opts: { validators?: number; maxPerAccount?: number; maxTxs?: number } = {}) {
-  const orgKey = generateKeyPair();
-  const otherOrgKey = generateKeyPair();
-  const nodeKeys = Array.from({ length: opts.validators ?? 1 }, () => generateKeyPair());
+export async function createLedger(
+  opts: { validators?: number; maxPerAccount?: number; maxTxs?: number; sameChainAs?: LedgerKeys } = {},
+) {
+  const { orgKey, otherOrgKey, nodeKeys } = opts.sameChainAs ?? {
+    orgKey: generateKeyPair(),
+    otherOrgKey: generateKeyPair(),
+    nodeKeys: Array.from({ length: opts.validators ?? 1 }, () => generateKeyPair()),
+  };
   const genesis: Genesis = {
     chainId: 'unit-chain',
     genesisTime: 1_700_000_000_000,
@@ -70,6 +80,8 @@ export async function createLedger(opts: { validators?: number; maxPerAccount?: 
     org: new Signer(orgKey.secretKey),
     otherOrg: new Signer(otherOrgKey.secretKey),
     validators: nodeKeys.map((k) => new Signer(k.secretKey)),
+    /** Another ledger of the same chain takes these (`sameChainAs`). */
+    keys: { orgKey, otherOrgKey, nodeKeys },
     close: () => db.close(),
   };
 }

@@ -68,7 +68,7 @@ interface PeerOutbox {
 }
 
 /**
- * Spreads txs between mempools (ADR 0008). A node sends the txs its own API accepted straight to
+ * Spreads txs between mempools (ADR 0005, addendum). A node sends the txs its own API accepted straight to
  * every connected member, one batch in flight per peer; a peer that just connected, or that
  * missed a batch, gets the pool's contents first. Received txs are not forwarded: members dial
  * each other in a full mesh, and a proposer's peers fetch any tx they miss with the proposal.

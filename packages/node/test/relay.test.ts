@@ -1,0 +1,114 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair, sha256, signTx, type Ed25519KeyPair, type Signer } from '@medledger/crypto';
+import { createNetwork, testNetworkOptions, type Libp2pNetwork } from '@medledger/network';
+import { MedLedgerError, TxType, encodeCanonical, encodeTx, toHex } from '@medledger/types';
+import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from '../src/mempool/relay.js';
+import { createLogger } from '../src/logger.js';
+import { createLedger } from './fixtures.js';
+
+// Two real ledgers (LevelDB, state, mempool) joined by real libp2p over loopback TCP.
+const PROTOCOL = '/medledger/unit-chain/txs/1';
+const logger = createLogger({ level: 'error', name: 'relay-test', stdout: false });
+
+type Ledger = Awaited<ReturnType<typeof createLedger>>;
+interface Side {
+  ledger: Ledger;
+  net: Libp2pNetwork;
+  relay: TxRelay;
+}
+
+const register = (signer: Signer, nonce: number) =>
+  signTx(signer, {
+    chainId: 'unit-chain',
+    type: TxType.PatientRegister,
+    nonce,
+    payload: { patient: nonce.toString(16).padStart(32, '0'), account: null, encKey: null },
+  });
+
+async function side(ledger: Ledger, key: Ed25519KeyPair, allowed: Ed25519KeyPair[], bootstrap: string[]) {
+  const net = createNetwork(
+    {
+      ...testNetworkOptions,
+      nodeKey: key.secretKey,
+      listen: '/ip4/127.0.0.1/tcp/0',
+      bootstrap,
+      allowedKeys: allowed.map((k) => toHex(k.publicKey)),
+    },
+    { logger },
+  );
+  await net.start();
+  const relay = new TxRelay(
+    { protocol: PROTOCOL, ...DEFAULT_TX_RELAY_OPTIONS },
+    { network: net, mempool: ledger.mempool, logger },
+  );
+  await relay.start();
+  return { ledger, net, relay };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let a: Side;
+let b: Side;
+const keyA = generateKeyPair();
+const keyB = generateKeyPair();
+
+before(async () => {
+  const ledgerA = await createLedger({ maxPerAccount: 1000 });
+  const ledgerB = await createLedger({ maxPerAccount: 1000, sameChainAs: ledgerA.keys });
+  a = await side(ledgerA, keyA, [keyA, keyB], []);
+  // Txs A took before B connected reach B when it does.
+  for (let n = 1; n <= 5; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes).bytes);
+  b = await side(ledgerB, keyB, [keyA, keyB], a.net.listenAddrs());
+  await waitFor('A and B connected', () => a.net.connectedPeers().length === 1 && b.net.connectedPeers().length === 1);
+});
+
+after(async () => {
+  for (const s of [a, b]) {
+    s?.relay.stop();
+    await s?.net.stop();
+    await s?.ledger.close();
+  }
+});
+
+test('a newly connected peer gets the pool, then every tx the API takes, in nonce order', async () => {
+  a.relay.syncPeers(); // the node calls this on its peer-check tick
+  await waitFor('the 5 pooled txs at B', () => b.ledger.mempool.size === 5);
+  for (let n = 6; n <= 300; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes).bytes);
+  await waitFor('all 300 txs at B', () => b.ledger.mempool.size === 300);
+  const reaped = b.ledger.mempool.reap(1000, Number.MAX_SAFE_INTEGER).map((e) => e.tx.nonce);
+  assert.deepEqual(
+    reaped,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
+});
+
+test('a batch holding a forged tx is refused and nothing of it is taken', async () => {
+  const before = b.ledger.mempool.size;
+  const good = register(a.ledger.otherOrg, 1).bytes;
+  const forged = encodeTx({ ...register(a.ledger.otherOrg, 2).tx, signature: new Uint8Array(64) });
+  await assert.rejects(
+    a.net.request(b.net.peerId, PROTOCOL, encodeCanonical([good, forged]), {
+      signal: AbortSignal.timeout(5000),
+      maxResponseBytes: 16,
+    }),
+    (err: unknown) => err instanceof MedLedgerError && /TX_BATCH_INVALID|invalid/.test(err.message),
+  );
+  // The good tx ahead of it was admitted before the forgery was found; the forged one never is.
+  assert.ok(b.ledger.mempool.size <= before + 1);
+  assert.equal(b.ledger.mempool.has(toHex(sha256(forged))), false);
+  // Not CBOR at all: refused too, and B keeps serving.
+  await assert.rejects(
+    a.net.request(b.net.peerId, PROTOCOL, new Uint8Array([0xff, 0x00]), {
+      signal: AbortSignal.timeout(5000),
+      maxResponseBytes: 16,
+    }),
+  );
+  assert.equal(b.net.connectedPeers().length, 1);
+});
