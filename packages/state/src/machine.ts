@@ -126,11 +126,21 @@ export class MedLedgerStateMachine implements StateMachine {
   }
 
   checkNonce(tx: Tx): TxResult {
+    return this.#checkChainAndNonce(new StateOverlay(this.#reads), tx, addressOf(tx.from), undefined) ?? ok();
+  }
+
+  /** The first checks of every tx; neither consumes the nonce. A failure, or undefined. */
+  #checkChainAndNonce(
+    overlay: StateOverlay,
+    tx: Tx,
+    address: Uint8Array,
+    pendingNonce: number | undefined,
+  ): TxResult | undefined {
     if (tx.chainId !== this.#genesis.chainId) return fail(TxCode.WrongChain, 'tx is for another chain');
-    if (!nonceAcceptable(tx.nonce, readNonce(new StateOverlay(this.#reads), addressOf(tx.from)), undefined)) {
+    if (!nonceAcceptable(tx.nonce, readNonce(overlay, address), pendingNonce)) {
       return fail(TxCode.BadNonce, 'nonce is not above the last one used');
     }
-    return ok();
+    return undefined;
   }
 
   executeBlock(header: Header, txs: readonly DecodedTx[], batch: WriteBatch): BlockExecution {
@@ -206,11 +216,9 @@ export class MedLedgerStateMachine implements StateMachine {
     env: BlockEnv,
     pendingNonce: number | undefined,
   ): TxResult {
-    if (tx.chainId !== this.#genesis.chainId) return fail(TxCode.WrongChain, 'tx is for another chain');
     const address = addressOf(tx.from);
-    if (!nonceAcceptable(tx.nonce, readNonce(overlay, address), pendingNonce)) {
-      return fail(TxCode.BadNonce, 'nonce is not above the last one used');
-    }
+    const refused = this.#checkChainAndNonce(overlay, tx, address, pendingNonce);
+    if (refused) return refused;
     writeNonce(overlay, address, tx.nonce);
 
     const handler = HANDLERS[tx.type] as TxHandler<TxType> | undefined;
