@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, sha256, signTx, type Ed25519KeyPair, type Signer } from '@medledger/crypto';
 import { createNetwork, testNetworkOptions, type Libp2pNetwork } from '@medledger/network';
-import { MedLedgerError, TxType, encodeCanonical, encodeTx, toHex } from '@medledger/types';
+import { MedLedgerError, TxType, VoteType, encodeCanonical, encodeTx, toHex, voteSignBytes } from '@medledger/types';
 import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from '../src/mempool/relay.js';
 import { createLogger } from '../src/logger.js';
 import { createLedger } from './fixtures.js';
@@ -111,4 +111,54 @@ test('a batch holding a forged tx is refused and nothing of it is taken', async 
     }),
   );
   assert.equal(b.net.connectedPeers().length, 1);
+});
+
+test('a peer with a full pool takes what fits and gets the rest, in order, once blocks make room', async () => {
+  const keyD = generateKeyPair();
+  const keyC = generateKeyPair();
+  const ledgerD = await createLedger({ maxPerAccount: 1000 });
+  // Room for 10 client txs, so 20 from peers.
+  const ledgerC = await createLedger({ maxTxs: 10, maxPerAccount: 1000, sameChainAs: ledgerD.keys });
+  const d = await side(ledgerD, keyD, [keyD, keyC], []);
+  const c = await side(ledgerC, keyC, [keyD, keyC], d.net.listenAddrs());
+  try {
+    await waitFor('C and D connected', () => d.net.connectedPeers().length === 1);
+    d.relay.syncPeers();
+    for (let n = 1; n <= 50; n++) d.relay.broadcast(d.ledger.mempool.add(register(d.ledger.org, n).bytes).bytes);
+    const committed: number[] = [];
+    while (committed.length < 50) {
+      const expected = Array.from({ length: Math.min(20, 50 - committed.length) }, (_, i) => committed.length + i + 1);
+      await waitFor(`nonces ${expected[0]}..${expected.at(-1)} at C`, () => c.ledger.mempool.size === expected.length);
+      const txs = c.ledger.mempool.reap(1000, Number.MAX_SAFE_INTEGER);
+      // No gap: a later nonce taken while an earlier one was refused could strand the earlier.
+      assert.deepEqual(
+        txs.map((e) => e.tx.nonce),
+        expected,
+      );
+      // C proposes them and both commit the block, with the one validator's precommit.
+      const validator = c.ledger.validators[0]!;
+      const proposal = c.ledger.chain.buildProposal(0, Date.now(), validator.address, txs);
+      const height = proposal.block.header.height;
+      const blockHash = proposal.hash;
+      const vote = voteSignBytes('unit-chain', { type: VoteType.Precommit, height, round: 0, blockHash });
+      const commit = {
+        height,
+        round: 0,
+        blockHash,
+        signatures: [{ validator: validator.address, signature: validator.sign(vote) }],
+      };
+      for (const l of [c.ledger, d.ledger]) {
+        l.chain.validateBlock(proposal.block, Date.now());
+        l.mempool.update((await l.chain.commit(proposal.block, commit)).txHashes);
+      }
+      committed.push(...expected);
+    }
+    assert.equal(d.ledger.mempool.size, 0);
+  } finally {
+    for (const s of [c, d]) {
+      s.relay.stop();
+      await s.net.stop();
+      await s.ledger.close();
+    }
+  }
 });

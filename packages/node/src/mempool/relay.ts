@@ -60,6 +60,9 @@ const PEER_FAULTS = new Set<string>([
   'TOO_LARGE',
 ]);
 
+/** Refusals that say "not now": the rest of the batch waits at the sender. */
+const NO_ROOM = new Set<string>([NodeErrorCode.MempoolFull, NodeErrorCode.RateLimited]);
+
 interface PeerOutbox {
   txs: Uint8Array[];
   /** Send the pool (in nonce order) before anything queued: this peer missed txs. */
@@ -77,7 +80,8 @@ interface PeerOutbox {
  * paces the sender and batches grow under load instead of the message count.
  *
  * Nothing is dropped silently: nonces may have gaps, so a peer that missed an account's tx n
- * but got n + 1 could propose n + 1 and strand n for good.
+ * but got n + 1 could propose n + 1 and strand n for good. A peer whose pool is full takes what
+ * fits and refuses the rest of the batch; the sender sends its pool again after a pause.
  */
 export class TxRelay {
   #pending: Uint8Array[] = [];
@@ -237,7 +241,12 @@ export class TxRelay {
           this.m.logger.warn({ peer: from, code: err.code }, 'peer relayed an invalid tx; rest of its batch dropped');
           throw new MedLedgerError(NodeErrorCode.BadTxBatch, `a tx of the batch is invalid: ${err.code}`);
         }
-        // Stale nonces, full pool, already committed: normal races, not the peer's fault.
+        if (err instanceof MedLedgerError && NO_ROOM.has(err.code)) {
+          // Not answered as delivered: the sender keeps the rest and sends its pool again later.
+          // Taking a later tx of an account whose earlier one was refused would strand that one.
+          throw new MedLedgerError(err.code, `took ${i} of ${fresh.length} txs: ${err.message}`);
+        }
+        // Stale nonces, already committed or pending: normal races, not the peer's fault.
       }
     }
     return new Uint8Array(0);
