@@ -76,4 +76,6 @@ try {
   process.exitCode = 1;
 } finally {
   await cleanup();
+  // A failed run may leave pollers and keep-alive sockets behind: do not linger as a stray load.
+  if (process.exitCode) process.exit();
 }

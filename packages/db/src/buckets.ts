@@ -92,20 +92,42 @@ export function readUint32BE(bytes: Uint8Array, offset = 0): number {
   return new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0);
 }
 
+/** Length-prefixed names already built: org ids and FHIR types recur in every block. */
+const lengthPrefixedCache = new Map<string, Uint8Array>();
+const LENGTH_PREFIXED_CACHE_SIZE = 4096;
+
 /**
  * A string as one length byte and its utf8 bytes. The length prefix keeps variable-length parts
  * unambiguous inside composite keys ("ab" + "c..." never collides with "abc" + "...").
+ * The result may be shared between calls: copy it into a key, never write to it.
  */
 export function lengthPrefixed(s: string): Uint8Array {
+  const cached = lengthPrefixedCache.get(s);
+  if (cached !== undefined) return cached;
   const bytes = utf8.encode(s);
   if (bytes.length > 255) {
     throw new MedLedgerError(DbErrorCode.INVALID_ARGUMENT, 'key part longer than 255 bytes', { length: bytes.length });
   }
-  return concatBytes(new Uint8Array([bytes.length]), bytes);
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = bytes.length;
+  out.set(bytes, 1);
+  if (lengthPrefixedCache.size >= LENGTH_PREFIXED_CACHE_SIZE) lengthPrefixedCache.clear();
+  lengthPrefixedCache.set(s, out);
+  return out;
 }
 
+/** `bucket ‖ parts…` in one allocation: keys are built for every read and write of every tx. */
 export function bucketKey(bucket: Bucket, ...parts: readonly Uint8Array[]): Uint8Array {
-  return concatBytes(new Uint8Array([bucket]), ...parts);
+  let length = 1;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  out[0] = bucket;
+  let offset = 1;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /**

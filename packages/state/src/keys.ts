@@ -100,21 +100,23 @@ export const keyOwnerPrefix = (): Uint8Array => stateKey(StateTag.KeyOwner);
 export const proposalKey = (id: string): Uint8Array => stateKey(StateTag.Proposal, idBytes(id));
 export const proposalPrefix = (): Uint8Array => stateKey(StateTag.Proposal);
 
-// Index prefixes: a query ranges over `prefix ‖ time(8) ...`.
-export const recordsByPatientPrefix = (patient: string): Uint8Array =>
-  indexKey(IndexTag.RecordsByPatient, idBytes(patient));
-export const recordsByPatientTypePrefix = (patient: string, type: string): Uint8Array =>
-  indexKey(IndexTag.RecordsByPatientType, idBytes(patient), lengthPrefixed(type));
-export const recordsByAuthorPrefix = (org: string): Uint8Array =>
-  indexKey(IndexTag.RecordsByAuthor, lengthPrefixed(org));
-export const recordsByAuthorTypePrefix = (org: string, type: string): Uint8Array =>
-  indexKey(IndexTag.RecordsByAuthorType, lengthPrefixed(org), lengthPrefixed(type));
-export const recordsByTypePrefix = (type: string): Uint8Array => indexKey(IndexTag.RecordsByType, lengthPrefixed(type));
-export const consentsByPatientPrefix = (patient: string): Uint8Array =>
-  indexKey(IndexTag.ConsentsByPatient, idBytes(patient));
-export const consentsByGranteePrefix = (org: string): Uint8Array =>
-  indexKey(IndexTag.ConsentsByGrantee, lengthPrefixed(org));
-export const accessByPatientPrefix = (patient: string): Uint8Array =>
-  indexKey(IndexTag.AccessByPatient, idBytes(patient));
-export const accessByAccessorPrefix = (org: string): Uint8Array =>
-  indexKey(IndexTag.AccessByAccessor, lengthPrefixed(org));
+// Index keys, built in one allocation from their parts and `tail` (time(8) ‖ ...). Without a
+// tail they are the prefix a query ranges over.
+export const recordsByPatientKey = (patient: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.RecordsByPatient, idBytes(patient), ...tail);
+export const recordsByPatientTypeKey = (patient: string, type: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.RecordsByPatientType, idBytes(patient), lengthPrefixed(type), ...tail);
+export const recordsByAuthorKey = (org: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.RecordsByAuthor, lengthPrefixed(org), ...tail);
+export const recordsByAuthorTypeKey = (org: string, type: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.RecordsByAuthorType, lengthPrefixed(org), lengthPrefixed(type), ...tail);
+export const recordsByTypeKey = (type: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.RecordsByType, lengthPrefixed(type), ...tail);
+export const consentsByPatientKey = (patient: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.ConsentsByPatient, idBytes(patient), ...tail);
+export const consentsByGranteeKey = (org: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.ConsentsByGrantee, lengthPrefixed(org), ...tail);
+export const accessByPatientKey = (patient: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.AccessByPatient, idBytes(patient), ...tail);
+export const accessByAccessorKey = (org: string, ...tail: Uint8Array[]): Uint8Array =>
+  indexKey(IndexTag.AccessByAccessor, lengthPrefixed(org), ...tail);

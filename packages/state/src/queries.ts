@@ -19,18 +19,18 @@ import {
   EVENT_ID_BYTES,
   ID_BYTES,
   TIME_ID_TAIL,
-  accessByAccessorPrefix,
-  accessByPatientPrefix,
+  accessByAccessorKey,
+  accessByPatientKey,
   accessEventKey,
-  consentsByGranteePrefix,
-  consentsByPatientPrefix,
+  consentsByGranteeKey,
+  consentsByPatientKey,
   evidencePrefix,
   orgPrefix,
-  recordsByAuthorPrefix,
-  recordsByAuthorTypePrefix,
-  recordsByPatientPrefix,
-  recordsByPatientTypePrefix,
-  recordsByTypePrefix,
+  recordsByAuthorKey,
+  recordsByAuthorTypeKey,
+  recordsByPatientKey,
+  recordsByPatientTypeKey,
+  recordsByTypeKey,
 } from './keys.js';
 import type { QueryLimits } from './options.js';
 import { readNonce } from './modules/accounts.js';
@@ -125,12 +125,12 @@ export class StateQueryService implements StateQueries {
     let prefix: Uint8Array;
     let authorFilter: string | undefined;
     if (patient !== undefined) {
-      prefix = type !== undefined ? recordsByPatientTypePrefix(patient, type) : recordsByPatientPrefix(patient);
+      prefix = type !== undefined ? recordsByPatientTypeKey(patient, type) : recordsByPatientKey(patient);
       authorFilter = author;
     } else if (author !== undefined) {
-      prefix = type !== undefined ? recordsByAuthorTypePrefix(author, type) : recordsByAuthorPrefix(author);
+      prefix = type !== undefined ? recordsByAuthorTypeKey(author, type) : recordsByAuthorKey(author);
     } else {
-      prefix = recordsByTypePrefix(type!);
+      prefix = recordsByTypeKey(type!);
     }
     return this.#page({
       prefix,
@@ -159,22 +159,22 @@ export class StateQueryService implements StateQueries {
   }
 
   async consentsByPatient(patient: string, now: number): Promise<ConsentView[]> {
-    return this.#consents(consentsByPatientPrefix(requiredParam(patient, ID_RE, 'patient')), now);
+    return this.#consents(consentsByPatientKey(requiredParam(patient, ID_RE, 'patient')), now);
   }
 
   async consentsByGrantee(org: string, now: number): Promise<ConsentView[]> {
-    return this.#consents(consentsByGranteePrefix(requiredParam(org, ORG_ID_RE, 'org')), now);
+    return this.#consents(consentsByGranteeKey(requiredParam(org, ORG_ID_RE, 'org')), now);
   }
 
   async accessByPatient(
     patient: string,
     opts: { limit?: number; cursor?: string } = {},
   ): Promise<Page<AccessEventView>> {
-    return this.#accessPage(accessByPatientPrefix(requiredParam(patient, ID_RE, 'patient')), opts);
+    return this.#accessPage(accessByPatientKey(requiredParam(patient, ID_RE, 'patient')), opts);
   }
 
   async accessByAccessor(org: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<AccessEventView>> {
-    return this.#accessPage(accessByAccessorPrefix(requiredParam(org, ORG_ID_RE, 'org')), opts);
+    return this.#accessPage(accessByAccessorKey(requiredParam(org, ORG_ID_RE, 'org')), opts);
   }
 
   async evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]> {

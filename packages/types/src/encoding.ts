@@ -93,8 +93,16 @@ export function fromHex(hex: string, field = 'hex'): Uint8Array {
   if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
     throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, `${field}: expected lowercase hex`, { field });
   }
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  // Decoded in place: ids are turned into key bytes for every tx, and Buffer.from would
+  // allocate a pooled buffer only to copy it out again.
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++)
+    out[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+  return out;
 }
+
+/** A lowercase hex digit's value; only called on checked input. */
+const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87);
 
 /**
  * Strict, zero-copy decoding of the one shape that carries txs in bulk (relay batches, the batch

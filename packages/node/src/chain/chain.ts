@@ -71,6 +71,12 @@ const invalid = (message: string, meta: Record<string, unknown> = {}) =>
  */
 export class Chain {
   readonly #executions = new Map<string, Execution>();
+  /**
+   * Blocks whose body was checked against their header, with their tx hashes: a block is
+   * validated when proposed and again when committed, and block sync checks it ahead. Blocks are
+   * never changed once decoded or built, so the check holds for the object.
+   */
+  readonly #checkedBodies = new WeakMap<Block, Uint8Array[]>();
   #latest: StoredBlock | undefined;
   /** Recent execution time per tx in ms (moving average over blocks of some size). */
   #msPerTx = 0;
@@ -183,6 +189,10 @@ export class Chain {
         continue;
       }
       const block: Block = { header, txs: txs.map((t) => t.bytes), lastCommit: lastCommit ?? null };
+      this.#checkedBodies.set(
+        block,
+        txs.map((t) => t.hash),
+      );
       const hash = blockHash(header);
       this.#executions.set(toHex(hash), { batch, execution, txs: decoded });
       return { block, hash, bytes: encodeBlock(block) };
@@ -201,7 +211,7 @@ export class Chain {
     const hash = blockHash(header);
     // The execution cache is keyed by header hash: first make sure this body is the one the
     // header commits to, or a block with the same header and other txs would pass as validated.
-    const txHashes = this.#checkBody(block);
+    const txHashes = this.checkBody(block);
     if (this.#executions.has(toHex(hash))) return hash;
     const height = this.height + 1;
     const params = this.opts.genesis.params;
@@ -262,12 +272,18 @@ export class Chain {
     return hash;
   }
 
-  /** The txs and parent commit are the ones the header commits to; returns the tx hashes. */
-  #checkBody(block: Block): Uint8Array[] {
+  /**
+   * Checks that the txs and parent commit are the ones the header commits to (INVALID_BLOCK if
+   * not); returns the tx hashes. Once per block object.
+   */
+  checkBody(block: Block): Uint8Array[] {
+    const checked = this.#checkedBodies.get(block);
+    if (checked) return checked;
     const txHashes = block.txs.map((raw) => sha256(raw));
     if (!bytesEqual(block.header.txRoot, merkleRoot(txHashes))) throw invalid('txRoot differs');
     const lastCommitHash = block.lastCommit ? sha256(encodeCommit(block.lastCommit)) : ZERO_HASH;
     if (!bytesEqual(block.header.lastCommitHash, lastCommitHash)) throw invalid('lastCommitHash differs');
+    this.#checkedBodies.set(block, txHashes);
     return txHashes;
   }
 
@@ -302,16 +318,23 @@ export class Chain {
     }
   }
 
-  /** Writes the decided block, its commit and all its effects in one atomic, synced batch. */
-  async commit(block: Block, commit: Commit, known?: (hash: string) => Tx | undefined): Promise<CommittedBlock> {
+  /**
+   * Writes the decided block, its commit and all its effects in one atomic, synced batch.
+   * `known` may supply decoded txs by hex hash; `bytes` the block's canonical encoding.
+   */
+  async commit(
+    block: Block,
+    commit: Commit,
+    opts: { known?: (hash: string) => Tx | undefined; bytes?: Uint8Array } = {},
+  ): Promise<CommittedBlock> {
     const hash = blockHash(block.header);
     if (!bytesEqual(commit.blockHash, hash))
       throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is for another block');
     // Checks the body against the header even when the execution is cached.
-    this.validateBlock(block, null, known);
+    this.validateBlock(block, null, opts.known);
     const { batch, execution, txs } = this.#executions.get(toHex(hash))!;
     const txHashes = txs.map((t) => t.hash);
-    const stored: StoredBlock = { block, hash, bytes: encodeBlock(block) };
+    const stored: StoredBlock = { block, hash, bytes: opts.bytes ?? encodeBlock(block) };
     this.modules.blocks.putBlock(batch, stored, commit, txHashes, execution.results);
     await this.modules.db.write(batch, { sync: true });
     this.modules.state.commit(block.header.height, execution.appHash);

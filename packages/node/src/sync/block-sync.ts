@@ -17,7 +17,7 @@ import {
   type Commit,
   type Tx,
 } from '@medledger/types';
-import { VerifierPool, sha256, type VerifyItem } from '@medledger/crypto';
+import { VerifierPool, type VerifyItem } from '@medledger/crypto';
 import { availableParallelism } from 'node:os';
 import type { BlockStore } from '@medledger/db';
 import type { NetworkService } from '@medledger/network';
@@ -44,6 +44,13 @@ export const DEFAULT_SYNC_OPTIONS = {
 } as const;
 
 const SYNC_RESPONSE_TARGET_BYTES = 2 * 1024 * 1024;
+
+interface FetchedBlock {
+  block: Block;
+  /** As received: its canonical encoding, stored as it is. */
+  bytes: Uint8Array;
+  commit: Commit;
+}
 
 export interface PeerStatus {
   peerId: string;
@@ -152,8 +159,14 @@ export class BlockSync {
     const ids: string[] = [];
     const txs: Tx[] = [];
     for (const block of blocks) {
-      for (const raw of block.txs) {
-        const id = toHex(sha256(raw));
+      let hashes: Uint8Array[];
+      try {
+        hashes = this.m.chain.checkBody(block); // remembered for the block's validation
+      } catch {
+        continue; // rejected when the block is validated
+      }
+      for (const [i, raw] of block.txs.entries()) {
+        const id = toHex(hashes[i]!);
         let tx: Tx;
         try {
           tx = decodeTx(raw);
@@ -208,10 +221,7 @@ export class BlockSync {
     let applied = 0;
     // One request ahead: the next range is fetched, decoded and its signatures checked on the
     // worker threads while this one is executed and written.
-    let next: Promise<{ block: Block; commit: Commit }[]> | undefined = this.#fetchRange(
-      peerId,
-      this.m.chain.height + 1,
-    );
+    let next: Promise<FetchedBlock[]> | undefined = this.#fetchRange(peerId, this.m.chain.height + 1);
     try {
       while (next) {
         const batch = await next;
@@ -219,7 +229,7 @@ export class BlockSync {
         if (batch.length === 0) break;
         const after = batch[batch.length - 1]!.block.header.height + 1;
         if (after <= target) next = this.#fetchRange(peerId, after);
-        for (const { block, commit } of batch) {
+        for (const { block, bytes, commit } of batch) {
           const height = this.m.chain.height + 1;
           if (block.header.height !== height)
             throw new MedLedgerError(
@@ -229,7 +239,8 @@ export class BlockSync {
           if (!bytesEqual(commit.blockHash, blockHash(block.header)))
             throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
           this.m.chain.verifyCommit(commit, height);
-          const committed = await this.m.chain.commit(block, commit, (h) => this.#decoded.get(h));
+          const known = (h: string) => this.#decoded.get(h);
+          const committed = await this.m.chain.commit(block, commit, { known, bytes });
           for (const h of committed.txHashes) this.#decoded.delete(h);
           this.m.metrics.syncedBlocks.inc();
           this.m.onApplied(committed);
@@ -244,7 +255,7 @@ export class BlockSync {
     return applied;
   }
 
-  async #fetchRange(peerId: string, from: number): Promise<{ block: Block; commit: Commit }[]> {
+  async #fetchRange(peerId: string, from: number): Promise<FetchedBlock[]> {
     const res = await this.m.network.request(peerId, this.opts.syncProtocol, encodeCanonical([from, this.#count]), {
       signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
       maxResponseBytes: this.opts.maxResponseBytes,
@@ -258,10 +269,9 @@ export class BlockSync {
     }
     const batch = entries.map((entry, i) => {
       if (!Array.isArray(entry) || entry.length !== 2) throw shapeError(`sync response[${i}]`, 'a pair');
-      return {
-        block: decodeBlock(assertBytes(entry[0], 'block')),
-        commit: decodeCommit(assertBytes(entry[1], 'commit')),
-      };
+      // The decoder accepts only the canonical encoding, so these bytes are the block's own.
+      const bytes = assertBytes(entry[0], 'block');
+      return { block: decodeBlock(bytes), bytes, commit: decodeCommit(assertBytes(entry[1], 'commit')) };
     });
     await this.#prepare(batch.map((d) => d.block));
     return batch;

@@ -3,7 +3,7 @@ import { toHex, type AccessLogPayload } from '@medledger/types';
 import { TxCode, type AccessEventView, type TxResult } from '../interface.js';
 import { fail, ok, type ExecContext, type TxHandler } from '../context.js';
 import { KeyRole, encodeEntry, type AccessEventEntry, type RecordEntry } from '../entities.js';
-import { accessByAccessorPrefix, accessByPatientPrefix, accessEventKey, eventId } from '../keys.js';
+import { accessByAccessorKey, accessByPatientKey, accessEventKey, eventId } from '../keys.js';
 import { ConsentStatus, consentStatus, readConsent } from './consent.js';
 import { readRecord } from './records.js';
 
@@ -78,7 +78,7 @@ export function writeAccessEvent(
 /** Keys end in time(8) ‖ height(8) ‖ tx index(4); the last 12 bytes name the event. */
 export function accessIndexKeys(e: AccessEventEntry, id: Uint8Array): Uint8Array[] {
   const tail = concatBytes(uint64BE(e.time), id);
-  return [concatBytes(accessByPatientPrefix(e.patient), tail), concatBytes(accessByAccessorPrefix(e.accessor), tail)];
+  return [accessByPatientKey(e.patient, tail), accessByAccessorKey(e.accessor, tail)];
 }
 
 export function accessEventView(e: AccessEventEntry): AccessEventView {

@@ -3,7 +3,7 @@ import type { ConsentGrantPayload, ConsentRevokePayload } from '@medledger/types
 import { TxCode, type ConsentView } from '../interface.js';
 import { fail, ok, type StateReader, type TxHandler } from '../context.js';
 import { decodeConsent, encodeEntry, type ConsentEntry } from '../entities.js';
-import { consentKey, consentsByGranteePrefix, consentsByPatientPrefix, idBytes } from '../keys.js';
+import { consentKey, consentsByGranteeKey, consentsByPatientKey, idBytes } from '../keys.js';
 import { controlsPatient, readPatient } from './patients.js';
 import { readOrg } from './registry.js';
 
@@ -66,7 +66,7 @@ export const revokeConsent: TxHandler<'consent.revoke'> = (ctx, p: ConsentRevoke
 /** Keys end in grantedAt(8) ‖ consent id(16): time-ordered lists. */
 export function consentIndexKeys(c: ConsentEntry): Uint8Array[] {
   const tail = concatBytes(uint64BE(c.grantedAt), idBytes(c.id));
-  return [concatBytes(consentsByPatientPrefix(c.patient), tail), concatBytes(consentsByGranteePrefix(c.grantee), tail)];
+  return [consentsByPatientKey(c.patient, tail), consentsByGranteeKey(c.grantee, tail)];
 }
 
 export function readConsent(store: StateReader, id: string | Uint8Array): ConsentEntry | undefined {

@@ -1,4 +1,4 @@
-import { concatBytes, uint64BE } from '@medledger/db';
+import { uint64BE } from '@medledger/db';
 import { toHex, type RecordAnchorPayload } from '@medledger/types';
 import { TxCode, type RecordView } from '../interface.js';
 import { fail, ok, type StateReader, type TxHandler } from '../context.js';
@@ -7,11 +7,11 @@ import {
   idBytes,
   patientKey,
   recordKey,
-  recordsByAuthorPrefix,
-  recordsByAuthorTypePrefix,
-  recordsByPatientPrefix,
-  recordsByPatientTypePrefix,
-  recordsByTypePrefix,
+  recordsByAuthorKey,
+  recordsByAuthorTypeKey,
+  recordsByPatientKey,
+  recordsByPatientTypeKey,
+  recordsByTypeKey,
   successorKey,
 } from '../keys.js';
 
@@ -74,13 +74,14 @@ export const anchorRecord: TxHandler<'record.anchor'> = (ctx, p: RecordAnchorPay
 
 /** One index entry per query path; each key ends in time(8) ‖ record id(16). */
 export function recordIndexKeys(r: RecordEntry): Uint8Array[] {
-  const tail = concatBytes(uint64BE(r.createdAt), idBytes(r.id));
+  const time = uint64BE(r.createdAt);
+  const id = idBytes(r.id);
   return [
-    concatBytes(recordsByPatientPrefix(r.patient), tail),
-    concatBytes(recordsByPatientTypePrefix(r.patient, r.resourceType), tail),
-    concatBytes(recordsByAuthorPrefix(r.author), tail),
-    concatBytes(recordsByAuthorTypePrefix(r.author, r.resourceType), tail),
-    concatBytes(recordsByTypePrefix(r.resourceType), tail),
+    recordsByPatientKey(r.patient, time, id),
+    recordsByPatientTypeKey(r.patient, r.resourceType, time, id),
+    recordsByAuthorKey(r.author, time, id),
+    recordsByAuthorTypeKey(r.author, r.resourceType, time, id),
+    recordsByTypeKey(r.resourceType, time, id),
   ];
 }
 
