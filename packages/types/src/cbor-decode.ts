@@ -26,6 +26,9 @@ const MIN_FOR_INFO = [24, 0x100, 0x10000, 0x100000000];
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 let src: Uint8Array = EMPTY;
+/** `src` as a Buffer, for its native latin1 slicing. */
+const EMPTY_BUFFER = Buffer.alloc(0);
+let srcBuffer: Buffer = EMPTY_BUFFER;
 let pos = 0;
 
 const fail = (message: string): never => {
@@ -114,12 +117,24 @@ function item(): unknown {
   }
 }
 
+/** Up to this length, bytes and ASCII text are copied by a loop: no view object per field. */
+const SHORT = 64;
+
 /** A copy as a plain Uint8Array, whatever the input (`Buffer#slice` returns a view). */
 export function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(bytes.subarray(start, end));
+  if (end - start > SHORT) return new Uint8Array(bytes.subarray(start, end));
+  const out = new Uint8Array(end - start);
+  for (let i = start; i < end; i++) out[i - start] = bytes[i]!;
+  return out;
 }
 
 function text(start: number, end: number): string {
+  // Map keys, ids, names and types are short ASCII: such bytes are valid UTF-8 as they are.
+  if (end - start <= SHORT) {
+    let ascii = true;
+    for (let i = start; i < end && ascii; i++) ascii = src[i]! < 0x80;
+    if (ascii) return srcBuffer.toString('latin1', start, end);
+  }
   try {
     return utf8.decode(src.subarray(start, end));
   } catch {
@@ -165,6 +180,7 @@ function map(n: number): Record<string, unknown> {
  */
 export function decodeCanonicalFast(bytes: Uint8Array): unknown {
   src = bytes;
+  srcBuffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   pos = 0;
   try {
     const value = item();
@@ -175,5 +191,6 @@ export function decodeCanonicalFast(bytes: Uint8Array): unknown {
     throw err;
   } finally {
     src = EMPTY;
+    srcBuffer = EMPTY_BUFFER;
   }
 }
