@@ -6,6 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { NODE_PROCESS_ENV } from '@medledger/node';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `medledger` CLI the nodes run; BENCH_CLI points at another build (e.g. a baseline checkout). */
@@ -81,7 +82,8 @@ export class NodeProc {
 
   start() {
     this.child = spawn(process.execPath, [...this.nodeArgs, CLI, 'start', '--home', this.home], {
-      env: { ...process.env, ...this.env },
+      // As `medledger testnet start` runs its nodes.
+      env: { ...NODE_PROCESS_ENV, ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d) => (this.output = (this.output + d.toString()).slice(-8000));

@@ -28,7 +28,7 @@ if [ ! -f "$dir/testnet.json" ]; then
   node "$cli" testnet init --validators "$n" --dir "$dir" --hosts "$("$here/netns.sh" hosts "$n")" >/dev/null
 fi
 for i in $(seq 0 $((n - 1))); do
-  "$here/netns.sh" exec "$i" node "$cli" start --home "$dir/node$i" > "$dir/node$i.out" 2>&1 &
+  "$here/netns.sh" exec "$i" env MALLOC_ARENA_MAX=2 node "$cli" start --home "$dir/node$i" > "$dir/node$i.out" 2>&1 &
   pids+=("$!")
 done
 node -e '

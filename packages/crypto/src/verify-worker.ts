@@ -1,5 +1,5 @@
-// Worker side of VerifierPool: unpacks a batch, verifies each signature with the cached-key
-// OpenSSL path, answers one byte per item (1 = valid).
+// Worker side of VerifierPool: unpacks a batch, verifies each signature through
+// `verifySignature`, answers one byte per item (1 = valid).
 import { parentPort } from 'node:worker_threads';
 import { verifySignature } from './ed25519.js';
 

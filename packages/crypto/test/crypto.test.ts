@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,50 @@ test('a signature verifies only for its key and message', () => {
   assert.equal(verifySignature(kp.publicKey, new TextEncoder().encode('anchor!'), sig), false);
   assert.equal(verifySignature(generateKeyPair().publicKey, msg, sig), false);
   assert.equal(verifySignature(kp.publicKey, msg, sig.subarray(0, 63)), false);
+});
+
+test('verification agrees with OpenSSL on honest signatures and refuses every single-bit change', () => {
+  const kp = generateKeyPair();
+  const signer = new Signer(kp.secretKey);
+  const openssl = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), kp.publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
+  for (let m = 0; m < 8; m++) {
+    const msg = sha256(`record ${m}`);
+    const sig = signer.sign(msg);
+    assert.equal(verifySignature(kp.publicKey, msg, sig), true);
+    assert.equal(verify(null, msg, openssl, sig), true);
+    for (let bit = 0; bit < 512; bit += 7) {
+      const bad = sig.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      assert.equal(verifySignature(kp.publicKey, msg, bad), false, `message ${m}, bit ${bit}`);
+    }
+  }
+});
+
+test('the signature rule is strict: no universal signature for a small-order key, no non-canonical S', () => {
+  // The identity point as a public key with R = identity and S = 0 satisfies the cofactorless
+  // equation for every message; OpenSSL accepts it, the chain's rule must not (ADR 0009).
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const universal = new Uint8Array(64);
+  universal[0] = 1;
+  for (const m of ['grant consent', 'erase record']) {
+    assert.equal(verifySignature(identity, new TextEncoder().encode(m), universal), false);
+  }
+  // S + L (the group order) is the same scalar mod L but not the canonical encoding.
+  const kp = generateKeyPair();
+  const msg = new TextEncoder().encode('anchor');
+  const sig = new Signer(kp.secretKey).sign(msg);
+  const order = 2n ** 252n + 27742317777372353535851937790883648493n;
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i]!);
+  let sPlusL = s + order;
+  const malleated = sig.slice();
+  for (let i = 0; i < 32; i++, sPlusL >>= 8n) malleated[32 + i] = Number(sPlusL & 0xffn);
+  assert.equal(verifySignature(kp.publicKey, msg, malleated), false);
 });
 
 test('merkle proofs verify for every leaf of trees of many sizes and fail for others', () => {

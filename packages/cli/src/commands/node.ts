@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { MedLedgerError, OrgKind } from '@medledger/types';
 import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, writeGeneratedPassphrase } from '@medledger/crypto';
 import {
+  NODE_PROCESS_ENV,
   MedLedgerNode,
   ORG_FILE,
   TESTNET_FILE,
@@ -243,7 +244,10 @@ async function runTestnet(dir: string): Promise<void> {
   }
   const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
   const children: ChildProcess[] = manifest.nodes.map((n) => {
-    const child = spawn(process.execPath, [bin, 'start', '--home', n.home], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [bin, 'start', '--home', n.home], {
+      env: { ...NODE_PROCESS_ENV, ...process.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child.stdout!.on('data', (d: Buffer) => process.stdout.write(`[${n.name}] ${d.toString()}`));
     child.on('exit', (code, signal) => process.stdout.write(`[${n.name}] exited (${signal ?? code})\n`));
     return child;
