@@ -10,9 +10,9 @@ import { CLI, NodeProc, RawHttpConnection, getJson, log, postRequestBytes, sleep
 
 /**
  * Single-core ed25519 verify rate over the sign bytes of real record-anchoring txs, through the
- * node's own `verifySignature` (libsodium) unless another `verify` is given.
+ * node's own `verifySignature` (libsodium) unless another `verifyFn` is given.
  */
-export function measureVerifyRate(seconds = 2, verify = verifySignature) {
+export function measureVerifyRate(seconds = 2, verifyFn = verifySignature) {
   const signers = Array.from({ length: 4 }, () => new Signer(generateKeyPair().secretKey));
   const samples = Array.from({ length: 512 }, (_, i) => {
     const s = signers[i % signers.length];
@@ -25,7 +25,7 @@ export function measureVerifyRate(seconds = 2, verify = verifySignature) {
     const msg = txSignBytes(tx);
     return { pub: tx.from, msg, sig: tx.signature };
   });
-  for (const s of samples) verify(s.pub, s.msg, s.sig); // warm the JIT (and any key cache)
+  for (const s of samples) verifyFn(s.pub, s.msg, s.sig); // warm the JIT (and any key cache)
   let n = 0;
   const start = performance.now();
   const until = start + seconds * 1000;
@@ -33,7 +33,7 @@ export function measureVerifyRate(seconds = 2, verify = verifySignature) {
   while (now < until) {
     for (let i = 0; i < 256; i++) {
       const s = samples[n++ % samples.length];
-      if (!verify(s.pub, s.msg, s.sig)) throw new Error('verify failed');
+      if (!verifyFn(s.pub, s.msg, s.sig)) throw new Error('verify failed');
     }
     now = performance.now();
   }
