@@ -68,6 +68,17 @@ function resourceTypeOfLength(len) {
   return (base + 'X'.repeat(64)).slice(0, Math.min(64, len));
 }
 
+/** Chain parameters from env `BENCH_PARAMS` (a JSON object), to experiment: e.g. `{"emptyBlockIntervalMs":0}`. */
+function envParams() {
+  const raw = process.env.BENCH_PARAMS;
+  if (!raw) return {};
+  const parsed = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('BENCH_PARAMS must be a JSON object of chain parameters');
+  }
+  return parsed;
+}
+
 /**
  * `medledger testnet init`, then `extraOrgs` bench organisations (org key only, no node) added to
  * the shared genesis of every home before the first start. Each signing account submits its txs
@@ -111,7 +122,7 @@ export function initNetwork(dir, { validators, basePort, extraOrgs, params }) {
     });
     accounts.push({ org: id, signer: new Signer(kp.secretKey) });
   }
-  Object.assign(genesis.params, params ?? {});
+  Object.assign(genesis.params, params ?? {}, envParams());
   for (const n of manifest.nodes) writeFileSync(genesisPath(n.home), JSON.stringify(genesis, null, 2) + '\n');
   // Account a submits through node a mod N: every node's API takes a share of the load.
   accounts.forEach((a, i) => {
