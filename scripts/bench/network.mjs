@@ -46,13 +46,10 @@ const opensslKeys = new Map();
 /** OpenSSL's verify with cached key objects: what nodes used before ADR 0009, kept for comparison. */
 export function opensslVerify(pub, msg, sig) {
   const id = toHex(pub);
-  let key = opensslKeys.get(id);
-  if (!key)
-    opensslKeys.set(
-      id,
-      (key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' })),
-    );
-  return verify(null, msg, key, sig);
+  if (!opensslKeys.has(id)) {
+    opensslKeys.set(id, createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' }));
+  }
+  return verify(null, msg, opensslKeys.get(id), sig);
 }
 
 export const randomId = () => randomBytes(16).toString('hex');

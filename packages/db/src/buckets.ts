@@ -116,18 +116,12 @@ export function lengthPrefixed(s: string): Uint8Array {
   return out;
 }
 
-/** `bucket ‖ parts…` in one allocation: keys are built for every read and write of every tx. */
+/** Each bucket's one-byte prefix, built once: keys are built for every read and write of every tx. */
+const BUCKET_PREFIX = new Map<Bucket, Uint8Array>(Object.values(Bucket).map((b) => [b, new Uint8Array([b])]));
+
+/** `bucket ‖ parts…` in one allocation. */
 export function bucketKey(bucket: Bucket, ...parts: readonly Uint8Array[]): Uint8Array {
-  let length = 1;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  out[0] = bucket;
-  let offset = 1;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatBytes(BUCKET_PREFIX.get(bucket)!, ...parts);
 }
 
 /**

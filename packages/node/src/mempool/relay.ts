@@ -71,9 +71,9 @@ interface PeerOutbox {
 }
 
 /**
- * Spreads txs between mempools (ADR 0005, addendum). A node sends the txs its own API accepted straight to
- * every connected member, one batch in flight per peer; a peer that just connected, or that
- * missed a batch, gets the pool's contents first. Received txs are not forwarded: members dial
+ * Spreads txs between mempools (ADR 0005, addendum). A node sends the txs its own API accepted
+ * straight to every connected member, one batch in flight per peer; a peer that just connected,
+ * or that missed a batch, gets the pool's contents first. Received txs are not forwarded: members dial
  * each other in a full mesh, and a proposer's peers fetch any tx they miss with the proposal.
  * Gossipsub delivered every batch up to three times per node in a 4-node mesh (each copy
  * decoded, hashed and decrypted). A peer answers a batch once it is admitted, so a busy peer

@@ -1,4 +1,4 @@
-import { concatBytes, uint64BE } from '@medledger/db';
+import { uint64BE } from '@medledger/db';
 import { toHex, type AccessLogPayload } from '@medledger/types';
 import { TxCode, type AccessEventView, type TxResult } from '../interface.js';
 import { fail, ok, type ExecContext, type TxHandler } from '../context.js';
@@ -77,8 +77,8 @@ export function writeAccessEvent(
 
 /** Keys end in time(8) ‖ height(8) ‖ tx index(4); the last 12 bytes name the event. */
 export function accessIndexKeys(e: AccessEventEntry, id: Uint8Array): Uint8Array[] {
-  const tail = concatBytes(uint64BE(e.time), id);
-  return [accessByPatientKey(e.patient, tail), accessByAccessorKey(e.accessor, tail)];
+  const time = uint64BE(e.time);
+  return [accessByPatientKey(e.patient, time, id), accessByAccessorKey(e.accessor, time, id)];
 }
 
 export function accessEventView(e: AccessEventEntry): AccessEventView {

@@ -1,4 +1,4 @@
-import { concatBytes, uint64BE } from '@medledger/db';
+import { uint64BE } from '@medledger/db';
 import type { ConsentGrantPayload, ConsentRevokePayload } from '@medledger/types';
 import { TxCode, type ConsentView } from '../interface.js';
 import { fail, ok, type StateReader, type TxHandler } from '../context.js';
@@ -65,8 +65,9 @@ export const revokeConsent: TxHandler<'consent.revoke'> = (ctx, p: ConsentRevoke
 
 /** Keys end in grantedAt(8) ‖ consent id(16): time-ordered lists. */
 export function consentIndexKeys(c: ConsentEntry): Uint8Array[] {
-  const tail = concatBytes(uint64BE(c.grantedAt), idBytes(c.id));
-  return [consentsByPatientKey(c.patient, tail), consentsByGranteeKey(c.grantee, tail)];
+  const time = uint64BE(c.grantedAt);
+  const id = idBytes(c.id);
+  return [consentsByPatientKey(c.patient, time, id), consentsByGranteeKey(c.grantee, time, id)];
 }
 
 export function readConsent(store: StateReader, id: string | Uint8Array): ConsentEntry | undefined {
