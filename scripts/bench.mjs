@@ -1,11 +1,12 @@
 // `npm run bench [-- options]`: the benchmark harness. Progress goes to stderr; the last line of
 // stdout is one JSON object with the results of the mode that ran. See docs/PERFORMANCE.md.
 //
-//   --mode throughput|sync|index   (default throughput)
+//   --mode throughput|sync|index|execution   (default throughput)
 //   throughput: --rate TPS --duration S --validators N --tx-bytes B --accounts A --patients P
 //               --profile [--profile-dir DIR]  (node processes run with --cpu-prof)
 //   sync:       --txs T (default 100000) --validators N
 //   index:      --records R (default 1000000) --patients P (default 10000) --queries Q --db DIR
+//   execution:  --blocks B (default 15) --block-txs N (default 2000) --patients P (default 1000)
 //   all:        --base-port P, --keep (leave the scratch directories under .bench/),
 //               --max-block-txs N (override the genesis chain parameter, to experiment)
 import '@medledger/types/polyfill';
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     'base-port': { type: 'string' },
     keep: { type: 'boolean', default: false },
     'max-block-txs': { type: 'string' },
+    blocks: { type: 'string', default: '15' },
+    'block-txs': { type: 'string', default: '2000' },
   },
   allowPositionals: false,
 });
@@ -56,6 +59,8 @@ const opts = {
   basePort: int('base-port', values['base-port']) ?? 30_000 + Math.floor(Math.random() * 100) * 200,
   keep: values.keep,
   maxBlockTxs: int('max-block-txs', values['max-block-txs']),
+  blocks: int('blocks', values.blocks),
+  blockTxs: int('block-txs', values['block-txs']),
 };
 
 try {
@@ -68,8 +73,12 @@ try {
   } else if (values.mode === 'index') {
     const { runIndex } = await import('./bench/index-query.mjs');
     await runIndex({ ...opts, patients: opts.patients ?? 10_000 });
+  } else if (values.mode === 'execution') {
+    if (opts.blocks <= 3) throw new Error('--blocks: expected more than the 3 warm-up blocks');
+    const { runExecution } = await import('./bench/execution.mjs');
+    await runExecution({ ...opts, patients: opts.patients ?? 1000 });
   } else {
-    throw new Error(`--mode: expected throughput, sync or index, got ${values.mode}`);
+    throw new Error(`--mode: expected throughput, sync, index or execution, got ${values.mode}`);
   }
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);

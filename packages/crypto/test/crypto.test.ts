@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  addressHex,
+  addressOf,
   generateKeyPair,
   merkleProof,
   merkleRoot,
@@ -25,6 +27,23 @@ test('a signature verifies only for its key and message', () => {
   assert.equal(verifySignature(kp.publicKey, new TextEncoder().encode('anchor!'), sig), false);
   assert.equal(verifySignature(generateKeyPair().publicKey, msg, sig), false);
   assert.equal(verifySignature(kp.publicKey, msg, sig.subarray(0, 63)), false);
+});
+
+test('an address is the first 20 bytes of sha256(key), remembered or not, from a view or a copy', () => {
+  // More keys than the memo holds, so it is emptied and refilled on the way.
+  const keys = Array.from({ length: 10_050 }, (_, i) => sha256(`key ${i}`));
+  for (const round of [0, 1]) {
+    for (const [i, key] of keys.entries()) {
+      if (i % 97 !== round) continue;
+      const expected = Buffer.from(sha256(key).subarray(0, 20));
+      assert.deepEqual(Buffer.from(addressOf(key)), expected);
+      assert.equal(addressHex(key), expected.toString('hex'));
+    }
+    for (const key of keys) addressOf(key);
+  }
+  const padded = new Uint8Array(40);
+  padded.set(keys[0]!, 8);
+  assert.deepEqual(addressOf(padded.subarray(8)), addressOf(keys[0]!));
 });
 
 test('verification agrees with OpenSSL on honest signatures and refuses every single-bit change', () => {

@@ -113,8 +113,9 @@ export class LevelBlockStore implements BlockStore {
   /**
    * Blocks are appended in height order: `stored` must be the block right after the latest one.
    * Also stores `block.lastCommit` as the commit of the parent (the canonical certificate, which
-   * replaces the commit this node saw), and the location of every tx not stored before (a tx
-   * hash that reappears in a later block keeps its first location).
+   * replaces the commit this node saw), and the location of every tx. Tx hashes are unique on
+   * the chain, so no earlier location is looked for: the chain commits only blocks whose txs all
+   * succeed and appear once, and a tx that succeeded once fails its nonce ever after.
    */
   putBlock(
     batch: WriteBatch,
@@ -149,17 +150,10 @@ export class LevelBlockStore implements BlockStore {
     batch.put(commitKey(height), encodeCommit(commit));
     if (block.lastCommit && height > 1) batch.put(commitKey(height - 1), encodeCommit(block.lastCommit));
 
-    const seen = new Set<string>();
     for (let i = 0; i < txHashes.length; i++) {
-      const txHash = txHashes[i]!;
-      const id = Buffer.from(txHash).toString('hex');
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const key = txKey(txHash);
-      if (this.#db.getSync(key) !== undefined) continue;
       const { code, log } = results[i]!;
       const location = [height, i, code, log.slice(0, MAX_LOG_CHARS), block.txs[i]!];
-      batch.put(key, encodeCanonical(location));
+      batch.put(txKey(txHashes[i]!), encodeCanonical(location));
     }
 
     batch.put(metaKey(MetaKey.LatestHeight), uint64BE(height));

@@ -115,19 +115,3 @@ test('putBlock refuses gaps, repeats, mismatched commits and missing results', a
     await cleanup();
   }
 });
-
-test('a tx hash that appears again keeps its first location', async () => {
-  const { db, cleanup } = await openTempDatabase();
-  try {
-    const store = createBlockStore({ db });
-    const tx = bytes(5, 5, 5);
-    await appendBlock(db, store, 1, [tx, tx]);
-    await appendBlock(db, store, 2, [bytes(6), tx]);
-    const loc = store.getTx(sha256(tx))!;
-    assert.equal(loc.height, 1);
-    assert.equal(loc.index, 0);
-    assert.equal(loc.code, 0);
-  } finally {
-    await cleanup();
-  }
-});

@@ -1,8 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { MedLedgerError, TxType, VoteType, encodeTx, voteSignBytes, type Block, type Commit } from '@medledger/types';
-import { signTx } from '@medledger/crypto';
+import {
+  MedLedgerError,
+  TxType,
+  VoteType,
+  encodeTx,
+  toHex,
+  voteSignBytes,
+  type Block,
+  type Commit,
+} from '@medledger/types';
+import { merkleRoot, sha256, signTx } from '@medledger/crypto';
 import { blockHash } from '../src/chain/chain.js';
 import { createLedger } from './fixtures.js';
 
@@ -33,10 +42,11 @@ describe('chain: proposals, validation and commit certificates (4 validators)', 
     })),
   });
 
-  const proposerOf = (round: number) => {
+  const proposerAt = (height: number, round: number) => {
     const sorted = [...ledger.validators].sort((a, b) => Buffer.compare(a.address, b.address));
-    return sorted[(1 + round) % 4]!;
+    return sorted[(height + round) % 4]!;
   };
+  const proposerOf = (round: number) => proposerAt(1, round);
 
   test('a proposal built by the scheduled proposer validates; tampered copies do not', () => {
     const txs = [1, 2].map((nonce) =>
@@ -95,5 +105,37 @@ describe('chain: proposals, validation and commit certificates (4 validators)', 
     const next = ledger.chain.buildProposal(0, Date.now(), ledger.validators[0]!.address, []);
     assert.deepEqual(next.block.header.prevHash, hash);
     assert.deepEqual(next.block.lastCommit?.blockHash, hash);
+  });
+
+  test('a tx committed once never commits again: left out of proposals, refused in a block', async () => {
+    const tx = signTx(ledger.org, {
+      chainId: 'unit-chain',
+      type: TxType.PatientRegister,
+      nonce: 50,
+      payload: { patient: id(), account: null, encKey: null },
+    });
+    const height = ledger.chain.height + 1;
+    const candidate = {
+      tx: tx.tx,
+      hash: sha256(tx.bytes),
+      hashHex: toHex(sha256(tx.bytes)),
+      bytes: tx.bytes,
+      sender: toHex(ledger.org.address),
+    };
+    const built = ledger.chain.buildProposal(0, Date.now(), proposerAt(height, 0).address, [candidate]);
+    assert.equal(built.block.txs.length, 1);
+    await ledger.chain.commit(built.block, precommits(height, 0, built.hash));
+    assert.equal(ledger.blocks.getTx(candidate.hash)?.height, height);
+
+    // The block store keeps one location per tx hash without looking for an earlier one:
+    // this is what makes that safe.
+    const next = ledger.chain.buildProposal(0, Date.now(), proposerAt(height + 1, 0).address, [candidate]);
+    assert.equal(next.block.txs.length, 0);
+    const header = { ...next.block.header, txRoot: merkleRoot([candidate.hash]) };
+    assert.match(
+      codeOf(() => ledger.chain.validateBlock({ ...next.block, header, txs: [tx.bytes] }, Date.now())),
+      /tx 0 fails: nonce/,
+    );
+    assert.equal(ledger.blocks.getTx(candidate.hash)?.height, height);
   });
 });

@@ -16,11 +16,15 @@ import type { StateWrite } from './overlay.js';
  * without a fork. Result logs are left out for the same reason; codes are consensus.
  */
 export function writeSetHash(writes: readonly StateWrite[]): Uint8Array {
-  const committed = writes
-    .filter((w) => inBucket(w.key, Bucket.State))
-    .sort((a, b) => compareBytes(a.key, b.key))
-    .map((w) => [w.key, w.value]);
-  return sha256(encodeCanonical(committed));
+  const committed = writes.filter((w) => inBucket(w.key, Bucket.State));
+  // A block's writes come sorted (StateOverlay.writes); checking is linear, sorting is not.
+  if (!sortedByKey(committed)) committed.sort((a, b) => compareBytes(a.key, b.key));
+  return sha256(encodeCanonical(committed.map((w) => [w.key, w.value])));
+}
+
+function sortedByKey(writes: readonly StateWrite[]): boolean {
+  for (let i = 1; i < writes.length; i++) if (compareBytes(writes[i - 1]!.key, writes[i]!.key) > 0) return false;
+  return true;
 }
 
 export function resultsHash(txHashes: readonly Uint8Array[], results: readonly TxResult[]): Uint8Array {

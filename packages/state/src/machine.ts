@@ -32,7 +32,7 @@ import {
 import { StateErrorCode, stateError } from './errors.js';
 import { validatorSetsKey } from './keys.js';
 import { DEFAULT_QUERY_LIMITS, type StateMachineOptions } from './options.js';
-import { StateOverlay, type StateWrite } from './overlay.js';
+import { StateOverlay, type KeyedWrite, type StateWrite } from './overlay.js';
 import { CommittedReadCache } from './read-cache.js';
 import { StateQueryService } from './queries.js';
 import { logAccess } from './modules/access.js';
@@ -83,7 +83,7 @@ export class MedLedgerStateMachine implements StateMachine {
   #validatorSets: { from: number; validators: Validator[] }[] | undefined;
   readonly #reads: CommittedReadCache;
   /** Writes of executed, not yet committed blocks, by app hash (a height may run several). */
-  readonly #executed = new Map<string, StateWrite[]>();
+  readonly #executed = new Map<string, KeyedWrite[]>();
 
   constructor(opts: StateMachineOptions, modules: { db: Database }) {
     this.#db = modules.db;

@@ -6,25 +6,32 @@ export interface StateWrite {
   value: Uint8Array | null;
 }
 
-const id = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+/** A write with its key as a latin1 string (one char per byte): the form maps key it by. */
+export interface KeyedWrite extends StateWrite {
+  id: string;
+}
+
+export const keyId = (key: Uint8Array): string =>
+  Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 
 /**
  * Uncommitted writes over committed state: later txs of a block read what earlier ones wrote.
- * Writes of the running tx sit in their own layer, so a tx that fails a rule leaves nothing
- * behind (`rollbackTx`) while its nonce, written before the tx layer opens, stays consumed.
+ * The running tx writes into the block's map and remembers what each write replaced, so a tx
+ * that fails a rule leaves nothing behind (`rollbackTx`) while its nonce, written before the tx
+ * opens, stays consumed. Undoing is the rare case; a successful tx costs no copy.
  */
 export class StateOverlay {
   readonly #base: Pick<KeyValueReader, 'getSync'>;
-  readonly #block = new Map<string, StateWrite>();
-  #tx: Map<string, StateWrite> | null = null;
+  readonly #block = new Map<string, KeyedWrite>();
+  /** What the running tx's writes replaced, oldest first; null outside a tx. */
+  #undo: { id: string; replaced: KeyedWrite | undefined }[] | null = null;
 
   constructor(base: Pick<KeyValueReader, 'getSync'>) {
     this.#base = base;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const k = id(key);
-    const write = this.#tx?.get(k) ?? this.#block.get(k);
+    const write = this.#block.get(keyId(key));
     if (write) return write.value ?? undefined;
     return this.#base.getSync(key);
   }
@@ -34,32 +41,43 @@ export class StateOverlay {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    (this.#tx ?? this.#block).set(id(key), { key, value });
+    this.#set({ id: keyId(key), key, value });
   }
 
   del(key: Uint8Array): void {
-    (this.#tx ?? this.#block).set(id(key), { key, value: null });
+    this.#set({ id: keyId(key), key, value: null });
+  }
+
+  #set(write: KeyedWrite): void {
+    this.#undo?.push({ id: write.id, replaced: this.#block.get(write.id) });
+    this.#block.set(write.id, write);
   }
 
   beginTx(): void {
-    this.#tx = new Map();
+    this.#undo = [];
   }
 
   commitTx(): void {
-    if (this.#tx) for (const [k, w] of this.#tx) this.#block.set(k, w);
-    this.#tx = null;
+    this.#undo = null;
   }
 
   rollbackTx(): void {
-    this.#tx = null;
+    const undo = this.#undo ?? [];
+    // Newest first, so a key the tx wrote twice ends as it was before the tx.
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const { id, replaced } = undo[i]!;
+      if (replaced) this.#block.set(id, replaced);
+      else this.#block.delete(id);
+    }
+    this.#undo = null;
   }
 
   /**
    * Every write of the block, sorted by key bytes: the order never depends on the order of writes.
-   * The map keys are the key bytes as latin1 strings (one char per byte, 0..255), so comparing
-   * them as strings orders them as `compareBytes` would, with native string comparisons.
+   * Comparing the latin1 ids as strings orders them as `compareBytes` would, with native
+   * string comparisons.
    */
-  writes(): StateWrite[] {
-    return [...this.#block.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
+  writes(): KeyedWrite[] {
+    return [...this.#block.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -1,7 +1,5 @@
 import type { KeyValueReader } from '@medledger/db';
-import type { StateWrite } from './overlay.js';
-
-const latin1 = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+import { keyId, type KeyedWrite } from './overlay.js';
 
 /**
  * Committed state values that execution read, kept in memory: every tx reads its sender's nonce
@@ -19,7 +17,7 @@ export class CommittedReadCache implements Pick<KeyValueReader, 'getSync'> {
   ) {}
 
   getSync(key: Uint8Array): Uint8Array | undefined {
-    const id = latin1(key);
+    const id = keyId(key);
     const hit = this.#values.get(id);
     if (hit !== undefined) return hit;
     const value = this.db.getSync(key);
@@ -31,12 +29,11 @@ export class CommittedReadCache implements Pick<KeyValueReader, 'getSync'> {
   }
 
   /** The writes of a block now on disk. */
-  apply(writes: readonly StateWrite[]): void {
+  apply(writes: readonly KeyedWrite[]): void {
     for (const w of writes) {
-      const id = latin1(w.key);
-      if (!this.#values.has(id)) continue;
-      if (w.value === null) this.#values.delete(id);
-      else this.#values.set(id, w.value);
+      if (!this.#values.has(w.id)) continue;
+      if (w.value === null) this.#values.delete(w.id);
+      else this.#values.set(w.id, w.value);
     }
   }
 

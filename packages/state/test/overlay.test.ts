@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StateOverlay } from '../src/overlay.js';
+
+const k = (...b: number[]) => new Uint8Array(b);
+const v = (n: number) => new Uint8Array([n]);
+
+/** A committed store underneath: key 1 holds 10, key 2 holds 20. */
+const base = new Map([
+  ['1', v(10)],
+  ['2', v(20)],
+]);
+const overlay = () => new StateOverlay({ getSync: (key) => base.get(String(key[0])) });
+
+test('a rolled-back tx leaves the block as it was, even for keys it wrote twice or deleted', () => {
+  const o = overlay();
+  o.put(k(3), v(30)); // outside a tx: the nonce write
+  o.beginTx();
+  o.put(k(1), v(11));
+  o.commitTx();
+
+  o.beginTx();
+  o.put(k(1), v(12));
+  o.put(k(1), v(13));
+  o.del(k(2));
+  o.put(k(4), v(40));
+  assert.deepEqual(o.get(k(1)), v(13));
+  assert.equal(o.get(k(2)), undefined);
+  assert.equal(o.has(k(4)), true);
+  o.rollbackTx();
+
+  assert.deepEqual(o.get(k(1)), v(11));
+  assert.deepEqual(o.get(k(2)), v(20));
+  assert.deepEqual(o.get(k(3)), v(30));
+  assert.equal(o.has(k(4)), false);
+  assert.deepEqual(
+    o.writes().map((w) => [[...w.key], w.value && [...w.value]]),
+    [
+      [[1], [11]],
+      [[3], [30]],
+    ],
+  );
+});
+
+test('writes are sorted by key bytes whatever the order they came in, the last value of a key wins', () => {
+  const o = overlay();
+  o.beginTx();
+  for (const key of [k(2, 0), k(0xff), k(1, 5), k(1), k(0x80, 1)]) o.put(key, v(key[0]!));
+  o.del(k(1));
+  o.commitTx();
+  assert.deepEqual(
+    o.writes().map((w) => [...w.key]),
+    [[1], [1, 5], [2, 0], [0x80, 1], [0xff]],
+  );
+  assert.equal(o.writes()[0]!.value, null);
+  assert.equal(o.get(k(1)), undefined);
+});
