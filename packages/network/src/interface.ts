@@ -37,11 +37,15 @@ export interface NetworkService {
   subscribe(topic: string, validate: GossipValidator, handle: GossipHandler): void;
   publish(topic: string, data: Uint8Array): Promise<void>;
   handle(protocol: string, handler: RequestHandler, limits: ProtocolLimits): Promise<void>;
+  /**
+   * One request, one response. `keepStream`: send on a stream kept open for this peer and
+   * protocol, after that stream's earlier requests (for frequent requests: no stream setup each).
+   */
   request(
     peerId: string,
     protocol: string,
     data: Uint8Array,
-    opts: { signal: AbortSignal; maxResponseBytes: number },
+    opts: { signal: AbortSignal; maxResponseBytes: number; keepStream?: boolean },
   ): Promise<Uint8Array>;
   connectedPeers(): PeerInfo[];
   /** Replace the set of node public keys (hex) allowed to connect; others are refused and disconnected. */

@@ -34,7 +34,7 @@ import type { NetworkMetrics } from './metrics.js';
 import { resolveNetworkOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.js';
 import { TokenBuckets } from './rate-limit.js';
 import { KeyedSlots } from './slots.js';
-import { sendRequest, serveStream } from './reqresp.js';
+import { KeptStream, sendRequest, serveStream } from './reqresp.js';
 
 export interface NetworkModules {
   logger?: Logger;
@@ -123,8 +123,8 @@ function createNode(opts: ResolvedNetworkOptions, privateKey: PrivateKey, gate: 
 type Node = Libp2p<{ pubsub: GossipSub }>;
 
 /**
- * The libp2p network: TCP + Noise + Yamux, gossipsub for topics, one-frame request/response
- * protocols, a permissioned connection gater and a fault layer for partition tests. A fresh
+ * The libp2p network: TCP + Noise + Yamux, gossipsub for topics, length-prefixed request/response
+ * protocols (one-off streams, or one kept stream per peer for frequent requests), a permissioned connection gater and a fault layer for partition tests. A fresh
  * libp2p node is built on every start, so a stopped service can be started again.
  */
 export class Libp2pNetwork implements NetworkService, Startable {
@@ -139,6 +139,8 @@ export class Libp2pNetwork implements NetworkService, Startable {
   private readonly handlers = new Map<string, ProtocolHandler>();
   private readonly dialing = new Set<string>();
   private readonly outboundSlots = new KeyedSlots(MAX_STREAMS_PER_PROTOCOL);
+  /** Streams kept open for `keepStream` requests, by peer and protocol. */
+  private readonly keptStreams = new Map<string, KeptStream>();
   /** Peers whose current connection completed identify: the remote admitted us too. */
   private readonly identified = new Set<string>();
   private node?: Node;
@@ -238,6 +240,8 @@ export class Libp2pNetwork implements NetworkService, Startable {
     node.removeEventListener('peer:disconnect', this.onPeerDisconnect);
     node.removeEventListener('peer:identify', this.onPeerIdentify);
     this.identified.clear();
+    for (const kept of this.keptStreams.values()) kept.close();
+    this.keptStreams.clear();
     await node.stop();
     this.log.info('network stopped');
   }
@@ -294,7 +298,7 @@ export class Libp2pNetwork implements NetworkService, Startable {
     peerId: string,
     protocol: string,
     data: Uint8Array,
-    opts: { signal: AbortSignal; maxResponseBytes: number },
+    opts: { signal: AbortSignal; maxResponseBytes: number; keepStream?: boolean },
   ): Promise<Uint8Array> {
     const node = this.requireStarted();
     const id = parsePeerId(peerId);
@@ -303,14 +307,19 @@ export class Libp2pNetwork implements NetworkService, Startable {
     if (!this.gate.isAllowed(id)) throw networkError(NetworkErrorCode.PEER_NOT_ALLOWED, 'peer is not allowed', meta);
     if (opts.signal.aborted) throw abortError(opts.signal, 'request');
     const t0 = performance.now();
-    const release = await this.outboundSlots.acquire(`${peerId} ${protocol}`, opts.signal);
+    const key = `${peerId} ${protocol}`;
+    const open = (signal: AbortSignal) =>
+      node.dialProtocol(id, protocol, { signal, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL });
+    const release = await this.outboundSlots.acquire(key, opts.signal);
     try {
-      const response = await sendRequest(
-        (signal) => node.dialProtocol(id, protocol, { signal, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL }),
-        data,
-        opts,
-        meta,
-      );
+      let response: Uint8Array;
+      if (opts.keepStream) {
+        let kept = this.keptStreams.get(key);
+        if (!kept) this.keptStreams.set(key, (kept = new KeptStream(open, meta)));
+        response = await kept.request(data, opts);
+      } else {
+        response = await sendRequest(open, data, opts, meta);
+      }
       this.metrics?.requestSent?.(protocol, 'ok', (performance.now() - t0) / 1000);
       return response;
     } catch (err) {

@@ -9,10 +9,12 @@ import type { NetworkMetrics, RequestOutcome } from './metrics.js';
 import type { TokenBuckets } from './rate-limit.js';
 
 /**
- * Wire format of one exchange, on one stream: the requester writes one length-prefixed (unsigned
- * varint) request frame and closes its write side; the responder writes one length-prefixed
- * response frame and closes. Response frame: byte 0 is the status, 0 = ok followed by the
- * payload, 1 = error followed by a UTF-8 message.
+ * Wire format: the requester writes a length-prefixed (unsigned varint) request frame, the
+ * responder answers with one length-prefixed response frame, and so on, one exchange at a time;
+ * the responder closes once the requester has closed its write side. A one-off request closes
+ * right after its frame; a kept stream (`KeptStream`) carries a peer's requests in sequence.
+ * Response frame: byte 0 is the status, 0 = ok followed by the payload, 1 = error followed by a
+ * UTF-8 message.
  */
 export const ResponseStatus = { Ok: 0, Error: 1 } as const;
 
@@ -85,7 +87,11 @@ export interface ServeContext {
   metrics?: NetworkMetrics;
 }
 
-/** Answers one inbound stream. Never throws: every failure ends in an error frame or a stream reset. */
+/**
+ * Answers the requests of one inbound stream, in order, until the requester closes it. Never
+ * throws: every failure ends in an error frame or a stream reset. The first request must arrive
+ * within the timeout; later ones may take their time (a kept stream idles between batches).
+ */
 export async function serveStream(stream: Stream, connection: Connection, ctx: ServeContext): Promise<void> {
   const from = connection.remotePeer.toString();
   const { protocol, limits, log } = ctx;
@@ -96,75 +102,96 @@ export async function serveStream(stream: Stream, connection: Connection, ctx: S
     done('aborted');
     return;
   }
-  const local = new AbortController();
-  const signal = AbortSignal.any([local.signal, AbortSignal.timeout(ctx.timeoutMs), ctx.stopSignal]);
-  const onClose = (): void => local.abort(new Error('stream closed'));
+  const closed = new AbortController();
+  const onClose = (): void => closed.abort(new Error('stream closed'));
   stream.addEventListener('close', onClose);
-  const onAbort = (): void => stream.abort(new Error('request handling aborted'));
-  signal.addEventListener('abort', onAbort);
   const lp = lpStream(stream, {
     maxDataLength: limits.maxRequestBytes,
     maxBufferSize: limits.maxRequestBytes + CHUNK_SLACK,
   });
-  const reply = async (frame: Uint8Array): Promise<void> => {
-    await lp.write(frame, { signal });
-    await stream.close({ signal });
-  };
   // Say why, then stop reading: the rest of the request is discarded, not buffered.
-  const refuse = async (message: string, outcome: RequestOutcome): Promise<void> => {
+  const refuse = async (message: string, signal: AbortSignal): Promise<void> => {
     lp.unwrap();
     await stream.closeRead();
     const s = lpStream(stream);
     await s.write(errorFrame(message), { signal });
     await stream.close({ signal });
-    done(outcome);
   };
   try {
-    if (!ctx.limiter.take(from)) {
-      log.debug({ protocol, from }, 'request rate limited');
-      await refuse(RemoteErrorMessage.RATE_LIMITED, 'rate_limited');
-      return;
-    }
-    let request: Uint8Array;
-    try {
-      request = plain((await lp.read({ signal })).subarray());
-    } catch (err) {
-      if (isTooLong(err)) {
-        log.debug({ protocol, from, maxBytes: limits.maxRequestBytes }, 'request too large');
-        await refuse(RemoteErrorMessage.REQUEST_TOO_LARGE, 'too_large');
-        return;
+    for (let served = 0; ; served++) {
+      const waitSignal = AbortSignal.any(
+        served === 0
+          ? [closed.signal, AbortSignal.timeout(ctx.timeoutMs), ctx.stopSignal]
+          : [closed.signal, ctx.stopSignal],
+      );
+      let request: Uint8Array;
+      try {
+        request = plain((await lp.read({ signal: waitSignal })).subarray());
+      } catch (err) {
+        if (isTooLong(err)) {
+          log.debug({ protocol, from, maxBytes: limits.maxRequestBytes }, 'request too large');
+          await refuse(RemoteErrorMessage.REQUEST_TOO_LARGE, abortAfter(ctx));
+          done('too_large');
+          return;
+        }
+        // The requester closed its side after its last request: the normal end of a stream.
+        if (served > 0 && stream.remoteWriteStatus !== 'writable' && !waitSignal.aborted) {
+          await stream.close({ signal: abortAfter(ctx) });
+          return;
+        }
+        throw err;
       }
-      throw err;
-    }
-    let frame: Uint8Array;
-    let outcome: RequestOutcome = 'ok';
-    try {
-      const response = await ctx.handler(request, from, signal);
-      if (!(response instanceof Uint8Array)) {
-        log.error({ protocol }, 'request handler returned no bytes');
-        frame = errorFrame('internal error');
-        outcome = 'error';
-      } else if (response.length > limits.maxResponseBytes) {
-        log.warn({ protocol, bytes: response.length, maxBytes: limits.maxResponseBytes }, 'response too large');
-        frame = errorFrame(RemoteErrorMessage.RESPONSE_TOO_LARGE);
-        outcome = 'too_large';
-      } else {
-        frame = okFrame(response);
+      const signal = AbortSignal.any([closed.signal, AbortSignal.timeout(ctx.timeoutMs), ctx.stopSignal]);
+      const onAbort = (): void => stream.abort(new Error('request handling aborted'));
+      signal.addEventListener('abort', onAbort);
+      try {
+        const { frame, outcome } = await answer(request, from, signal, ctx);
+        await lp.write(frame, { signal });
+        done(outcome);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
       }
-    } catch (err) {
-      if (signal.aborted) throw err;
-      frame = errorFrame(errorMessage(err));
-      outcome = 'error';
     }
-    await reply(frame);
-    done(outcome);
   } catch (err) {
     log.debug({ protocol, from, err: errorMessage(err) }, 'request stream failed');
     stream.abort(err instanceof Error ? err : new Error(String(err)));
     done('aborted');
   } finally {
-    signal.removeEventListener('abort', onAbort);
     stream.removeEventListener('close', onClose);
+  }
+}
+
+/** A bound on the last writes of a stream. */
+function abortAfter(ctx: ServeContext): AbortSignal {
+  return AbortSignal.any([AbortSignal.timeout(ctx.timeoutMs), ctx.stopSignal]);
+}
+
+/** The response frame for one request: rate limit, handler, size limit. */
+async function answer(
+  request: Uint8Array,
+  from: string,
+  signal: AbortSignal,
+  ctx: ServeContext,
+): Promise<{ frame: Uint8Array; outcome: RequestOutcome }> {
+  const { protocol, limits, log } = ctx;
+  if (!ctx.limiter.take(from)) {
+    log.debug({ protocol, from }, 'request rate limited');
+    return { frame: errorFrame(RemoteErrorMessage.RATE_LIMITED), outcome: 'rate_limited' };
+  }
+  try {
+    const response = await ctx.handler(request, from, signal);
+    if (!(response instanceof Uint8Array)) {
+      log.error({ protocol }, 'request handler returned no bytes');
+      return { frame: errorFrame('internal error'), outcome: 'error' };
+    }
+    if (response.length > limits.maxResponseBytes) {
+      log.warn({ protocol, bytes: response.length, maxBytes: limits.maxResponseBytes }, 'response too large');
+      return { frame: errorFrame(RemoteErrorMessage.RESPONSE_TOO_LARGE), outcome: 'too_large' };
+    }
+    return { frame: okFrame(response), outcome: 'ok' };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return { frame: errorFrame(errorMessage(err)), outcome: 'error' };
   }
 }
 
@@ -181,39 +208,18 @@ export async function sendRequest(
   meta: Record<string, unknown>,
 ): Promise<Uint8Array> {
   const { signal, maxResponseBytes } = opts;
-  if (signal.aborted) throw abortError(signal, 'request');
-  let stream: Stream;
-  try {
-    stream = await open(signal);
-  } catch (err) {
-    if (signal.aborted) throw abortError(signal, 'request');
-    if (err instanceof MedLedgerError) throw err;
-    throw networkError(NetworkErrorCode.DIAL_FAILED, `could not open stream: ${errorMessage(err)}`, {
-      ...meta,
-      cause: err instanceof Error ? err.name : undefined,
-    });
-  }
+  const stream = await openStream(open, signal, meta);
   const onAbort = (): void => stream.abort(new Error('request aborted'));
   signal.addEventListener('abort', onAbort);
   let frame: Uint8Array;
   try {
-    // Error frames must fit even when the caller expects tiny responses.
-    const maxFrame = Math.max(maxResponseBytes, MAX_ERROR_MESSAGE_BYTES) + 1;
-    const lp = lpStream(stream, { maxDataLength: maxFrame, maxBufferSize: maxFrame + CHUNK_SLACK });
+    const lp = lpStream(stream, frameLimits(maxResponseBytes));
     // Read while writing: a responder may refuse (rate limit, size) before reading it all.
     const writing = lp.write(data, { signal }).then(() => stream.close({ signal }));
     writing.catch(() => {
       // The outcome is decided by the response frame, or its absence, below.
     });
-    try {
-      frame = plain((await lp.read({ signal })).subarray());
-    } catch (err) {
-      if (signal.aborted) throw abortError(signal, 'request');
-      if (isTooLong(err)) {
-        throw networkError(NetworkErrorCode.RESPONSE_TOO_LARGE, `response exceeds ${maxResponseBytes} bytes`, meta);
-      }
-      throw networkError(NetworkErrorCode.STREAM_ERROR, `no response: ${errorMessage(err)}`, meta);
-    }
+    frame = await readResponse(lp, signal, maxResponseBytes, meta);
   } catch (err) {
     if (stream.status === 'open') stream.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;
@@ -223,4 +229,113 @@ export async function sendRequest(
   // A response before our request was fully sent (a refusal): stop sending.
   if (stream.writeStatus !== 'closed') stream.abort(new Error('response received before the request was sent'));
   return decodeResponse(frame, maxResponseBytes, meta);
+}
+
+/**
+ * One peer's requests for one protocol, in sequence on one stream kept open between them. A
+ * sender of frequent small requests (the tx relay: a batch every few milliseconds per peer)
+ * would otherwise pay a muxer stream, a protocol negotiation and a peer-store update per
+ * request. Each request waits for the one before. A stream that failed or was closed is
+ * dropped, and the next request opens another.
+ */
+export class KeptStream {
+  #stream: Stream | undefined;
+  #lp: ReturnType<typeof lpStream> | undefined;
+  #maxResponseBytes = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly open: (signal: AbortSignal) => Promise<Stream>,
+    private readonly meta: Record<string, unknown>,
+  ) {}
+
+  request(data: Uint8Array, opts: SendOptions): Promise<Uint8Array> {
+    const run = this.#tail.then(() => this.#send(data, opts));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    this.#drop(new Error('kept stream closed'));
+  }
+
+  async #send(data: Uint8Array, { signal, maxResponseBytes }: SendOptions): Promise<Uint8Array> {
+    if (signal.aborted) throw abortError(signal, 'request');
+    let lp = this.#lp;
+    if (!lp || !this.#usable() || this.#maxResponseBytes !== maxResponseBytes) {
+      this.#drop(new Error('replaced'));
+      const stream = await openStream(this.open, signal, this.meta);
+      lp = lpStream(stream, frameLimits(maxResponseBytes));
+      [this.#stream, this.#lp, this.#maxResponseBytes] = [stream, lp, maxResponseBytes];
+    }
+    // An abandoned exchange leaves a response in flight: the stream cannot be reused after it.
+    const onAbort = (): void => this.#drop(new Error('request aborted'));
+    signal.addEventListener('abort', onAbort);
+    try {
+      await lp.write(data, { signal });
+      const frame = await readResponse(lp, signal, maxResponseBytes, this.meta);
+      return decodeResponse(frame, maxResponseBytes, this.meta);
+    } catch (err) {
+      // An error frame leaves the stream in step; anything else may not have.
+      if ((err as { code?: string }).code !== NetworkErrorCode.REMOTE_ERROR) this.#drop(err);
+      if (signal.aborted) throw abortError(signal, 'request');
+      if (err instanceof MedLedgerError) throw err;
+      throw networkError(NetworkErrorCode.STREAM_ERROR, `request not sent: ${errorMessage(err)}`, this.meta);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #usable(): boolean {
+    const s = this.#stream;
+    return s?.status === 'open' && s.writeStatus === 'writable' && s.remoteWriteStatus === 'writable';
+  }
+
+  #drop(reason: unknown): void {
+    if (this.#stream?.status === 'open')
+      this.#stream.abort(reason instanceof Error ? reason : new Error(String(reason)));
+    this.#stream = undefined;
+    this.#lp = undefined;
+  }
+}
+
+async function openStream(
+  open: (signal: AbortSignal) => Promise<Stream>,
+  signal: AbortSignal,
+  meta: Record<string, unknown>,
+): Promise<Stream> {
+  if (signal.aborted) throw abortError(signal, 'request');
+  try {
+    return await open(signal);
+  } catch (err) {
+    if (signal.aborted) throw abortError(signal, 'request');
+    if (err instanceof MedLedgerError) throw err;
+    throw networkError(NetworkErrorCode.DIAL_FAILED, `could not open stream: ${errorMessage(err)}`, {
+      ...meta,
+      cause: err instanceof Error ? err.name : undefined,
+    });
+  }
+}
+
+/** Error frames must fit even when the caller expects tiny responses. */
+function frameLimits(maxResponseBytes: number): { maxDataLength: number; maxBufferSize: number } {
+  const maxFrame = Math.max(maxResponseBytes, MAX_ERROR_MESSAGE_BYTES) + 1;
+  return { maxDataLength: maxFrame, maxBufferSize: maxFrame + CHUNK_SLACK };
+}
+
+async function readResponse(
+  lp: ReturnType<typeof lpStream>,
+  signal: AbortSignal,
+  maxResponseBytes: number,
+  meta: Record<string, unknown>,
+): Promise<Uint8Array> {
+  try {
+    return plain((await lp.read({ signal })).subarray());
+  } catch (err) {
+    if (signal.aborted) throw abortError(signal, 'request');
+    if (isTooLong(err)) {
+      throw networkError(NetworkErrorCode.RESPONSE_TOO_LARGE, `response exceeds ${maxResponseBytes} bytes`, meta);
+    }
+    throw networkError(NetworkErrorCode.STREAM_ERROR, `no response: ${errorMessage(err)}`, meta);
+  }
 }

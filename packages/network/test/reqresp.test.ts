@@ -150,6 +150,57 @@ describe('request/response', () => {
     await waitFor(() => hangingAborted === 2, 'the second handler signal to abort');
   });
 
+  test("kept streams: one stream carries a peer's requests in order; error frames keep it, aborts replace it", async () => {
+    const kept = (ms = 5000) => ({ ...timeout(ms), keepStream: true });
+    const openStreams = (protocol: string) =>
+      a
+        .libp2p!.getConnections(parsePeerId(b.peerId))
+        .flatMap((c) => c.streams)
+        .filter((st) => st.protocol === protocol && st.direction === 'outbound' && st.status === 'open');
+
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => a.request(b.peerId, P.sync, enc(`m${i}`), kept())),
+    );
+    assert.deepEqual(
+      replies.map((r) => dec(r)),
+      Array.from({ length: 30 }, (_, i) => `m${i}`),
+    );
+    assert.equal(openStreams(P.sync).length, 1);
+    const [first] = openStreams(P.sync);
+
+    // A refusal by the handler is an answer: the stream stays in step and in use.
+    await assert.rejects(
+      a.request(b.peerId, P.status, enc('fail'), kept()),
+      expectCode(NetworkErrorCode.REMOTE_ERROR, 'no such block: 42'),
+    );
+    assert.equal(dec(await a.request(b.peerId, P.status, enc('next'), kept())), `next from ${a.peerId.slice(-6)}`);
+    const [statusStream] = openStreams(P.status);
+    assert.ok(statusStream);
+
+    // An abandoned exchange would leave its response in flight: that stream is dropped.
+    const abortedBefore = hangingAborted;
+    await assert.rejects(a.request(b.peerId, P.status, enc('hang'), kept(300)), expectCode(NetworkErrorCode.TIMEOUT));
+    await waitFor(() => hangingAborted === abortedBefore + 1, 'the handler signal to abort');
+    assert.equal(dec(await a.request(b.peerId, P.status, enc('after'), kept())), `after from ${a.peerId.slice(-6)}`);
+    assert.notEqual(openStreams(P.status)[0]?.id, statusStream.id);
+    assert.equal(openStreams(P.sync)[0]?.id, first?.id);
+
+    // Rate limits count requests, not streams.
+    const limited = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => a.request(b.peerId, LIMITED, enc(`k${i}`), kept())),
+    );
+    const ok = limited.filter((r) => r.status === 'fulfilled').length;
+    assert.ok(ok <= 4, `ok=${ok}`);
+    assert.ok(
+      limited.every(
+        (r) =>
+          r.status === 'fulfilled' ||
+          (isMedLedgerError(r.reason) && r.reason.message === RemoteErrorMessage.RATE_LIMITED),
+      ),
+    );
+    assert.equal(openStreams(LIMITED).length, 1);
+  });
+
   test('unknown protocols, bad peer ids and garbage on a stream are handled', async () => {
     await assert.rejects(
       a.request(b.peerId, '/medledger/test-chain/nope/1', enc('x'), timeout()),

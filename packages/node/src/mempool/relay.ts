@@ -177,6 +177,7 @@ export class TxRelay {
           await this.m.network.request(peer, this.opts.protocol, batch, {
             signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
             maxResponseBytes: 16,
+            keepStream: true,
           });
         } catch (err) {
           if (this.#stop.signal.aborted) return;
