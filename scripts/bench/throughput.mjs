@@ -64,6 +64,8 @@ export async function runThroughput(o) {
   const endAt = t0 + o.duration * 1000;
   const cpu0 = nodes.map((n) => n.cpuSeconds());
   const benchCpu0 = process.cpuUsage();
+  // A scrape restarts the nodes' event-loop delay histograms: the next one covers the timed phase.
+  const metrics0 = await scrapeMetrics(apis);
   const blocksBefore = tracker.blocks.length;
   let released = 0;
   let lastLog = t0;
@@ -92,6 +94,7 @@ export async function runThroughput(o) {
   const cpu1 = nodes.map((n) => n.cpuSeconds());
   const benchCpu = process.cpuUsage(benchCpu0);
   const loadAtEnd = load();
+  const metrics1 = await scrapeMetrics(apis);
   sampleMem();
   await lanes.close();
   const unsent = anchors.filter((t) => t.status === undefined).length;
@@ -118,7 +121,7 @@ export async function runThroughput(o) {
   await tracker.stop();
   const drainedAt = performance.now();
   const cpu2 = nodes.map((n) => n.cpuSeconds());
-  const metrics = await scrapeMetrics(net.manifest.nodes.map((n) => n.api));
+  const metrics = await scrapeMetrics(apis);
   const peakRss = nodes.map((n) => n.memory().peakRssMb);
   log('stopping nodes');
   await Promise.all(nodes.map((n) => n.stop('SIGTERM', 15_000)));
@@ -178,6 +181,10 @@ export async function runThroughput(o) {
     drainS: round((drainedAt - endAt) / 1000, 1),
     blockExecMs: metrics.blockExecMs,
     nodeMemoryAtEnd: metrics.memory,
+    stepMs: stepMeansMs(metrics0, metrics1),
+    proposalTxsFetched: metrics1.proposalTxsFetched - metrics0.proposalTxsFetched,
+    eventLoopDelayMs: metrics1.eventLoopDelayMs,
+    txsPerApiRequest: round(lanes.stats.accepted / Math.max(1, metrics1.batchRequests - metrics0.batchRequests), 1),
     nodes: nodeStats,
     benchCpuPct: round(((benchCpu.user + benchCpu.system) / 1e6 / elapsedS) * 100, 0),
     txBytes: plan.txBytes,
@@ -191,11 +198,32 @@ export async function runThroughput(o) {
   printResult(result);
 }
 
-/** A few node-side numbers from `GET /metrics` (Prometheus text), averaged over the nodes. */
+const STEPS = ['propose', 'prevote', 'precommit', 'commit'];
+
+/** Mean time per consensus step between two scrapes, over all nodes' heights. */
+function stepMeansMs(before, after) {
+  return Object.fromEntries(
+    STEPS.map((step) => {
+      const count = after.steps[step].count - before.steps[step].count;
+      return [step, count > 0 ? round(((after.steps[step].sum - before.steps[step].sum) / count) * 1000, 0) : null];
+    }),
+  );
+}
+
+/**
+ * A few node-side numbers from `GET /metrics` (Prometheus text): block execution time averaged
+ * over the nodes, memory and event-loop delay per node (delay since the previous scrape), and
+ * counters summed over the nodes: `POST /txs/batch` requests answered, txs validators fetched
+ * from a proposer, consensus step times.
+ */
 async function scrapeMetrics(apis) {
   let execSum = 0;
   let execCount = 0;
+  let batchRequests = 0;
+  let proposalTxsFetched = 0;
   const memory = [];
+  const eventLoopDelayMs = [];
+  const steps = Object.fromEntries(STEPS.map((step) => [step, { sum: 0, count: 0 }]));
   for (const api of apis) {
     try {
       const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
@@ -208,9 +236,31 @@ async function scrapeMetrics(apis) {
         heapTotalMb: mb('medledger_process_nodejs_heap_size_total_bytes'),
         externalMb: mb('medledger_process_nodejs_external_memory_bytes'),
       });
+      const ms = (name) => round(num(name) * 1000, 1);
+      eventLoopDelayMs.push({
+        p50: ms('medledger_process_nodejs_eventloop_lag_p50_seconds'),
+        p99: ms('medledger_process_nodejs_eventloop_lag_p99_seconds'),
+        max: ms('medledger_process_nodejs_eventloop_lag_max_seconds'),
+      });
+      const batchCounts = text.matchAll(
+        /^medledger_api_request_duration_seconds_count\{[^}]*route="\/txs\/batch"[^}]*\} ([0-9.e+-]+)$/gm,
+      );
+      for (const [, count] of batchCounts) batchRequests += Number(count);
+      proposalTxsFetched += num('medledger_consensus_proposal_txs_fetched_total');
+      for (const step of STEPS) {
+        steps[step].sum += num(`medledger_consensus_step_seconds_sum{step="${step}"}`);
+        steps[step].count += num(`medledger_consensus_step_seconds_count{step="${step}"}`);
+      }
     } catch {
       /* a node that does not answer leaves its numbers out */
     }
   }
-  return { blockExecMs: execCount ? round((execSum / execCount) * 1000, 1) : null, memory };
+  return {
+    blockExecMs: execCount ? round((execSum / execCount) * 1000, 1) : null,
+    memory,
+    eventLoopDelayMs,
+    batchRequests,
+    proposalTxsFetched,
+    steps,
+  };
 }

@@ -56,6 +56,12 @@ test('/metrics exposes the BFT numbers', { timeout: 30_000 }, () =>
     assert.ok(metricSamples(text, 'medledger_consensus_rounds_per_height_count')[0]!.value >= 1);
     assert.ok(metricSamples(text, 'medledger_block_interval_seconds_count')[0]!.value >= 1);
     assert.equal(metricSamples(text, 'medledger_peers')[0]!.value, 3, 'connected to the 3 others');
+    // Every step of a height is timed, once per height this validator went through.
+    const steps = metricSamples(text, 'medledger_consensus_step_seconds_count');
+    for (const step of ['propose', 'prevote', 'precommit', 'commit']) {
+      const count = steps.find((s) => s.labels === `{step="${step}"}`)?.value ?? 0;
+      assert.ok(count >= 1, `medledger_consensus_step_seconds_count{step="${step}"} = ${count}`);
+    }
     // One series per validator, zero until that validator misses a turn.
     const missed = metricSamples(text, 'medledger_proposals_missed_total');
     for (const a of net.info.map((n) => n.validatorAddress)) {

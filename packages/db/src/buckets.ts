@@ -15,10 +15,10 @@ import { DbErrorCode } from './errors.js';
  * | Tx            | tx hash (32)                    | canonical [height, index, code, log, tx]|
  * | State         | owned by @medledger/state       | canonical values; hashed into appHash   |
  * | Index         | owned by @medledger/state       | derived query index; not hashed         |
- * | ConsensusWal  | height u64 ‖ sequence u32       | one WAL entry                           |
  * | Document      | reserved for the document store |                                         |
  *
- * The byte values are part of the on-disk format: never renumber, only add.
+ * The byte values are part of the on-disk format: never renumber, only add. 0x20 held the
+ * consensus WAL before it moved to files of its own (`wal.ts`); do not reuse it.
  */
 export const Bucket = {
   Meta: 0x01,
@@ -28,7 +28,6 @@ export const Bucket = {
   Tx: 0x05,
   State: 0x10,
   Index: 0x11,
-  ConsensusWal: 0x20,
   Document: 0x30,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
@@ -156,9 +155,6 @@ export const commitKey = (height: number): Uint8Array => bucketKey(Bucket.Commit
 export const txKey = (hash: Uint8Array): Uint8Array => bucketKey(Bucket.Tx, hash);
 export const stateKey = (...parts: readonly Uint8Array[]): Uint8Array => bucketKey(Bucket.State, ...parts);
 export const indexKey = (...parts: readonly Uint8Array[]): Uint8Array => bucketKey(Bucket.Index, ...parts);
-export const walKey = (height: number, sequence: number): Uint8Array =>
-  bucketKey(Bucket.ConsensusWal, uint64BE(height), uint32BE(sequence));
-export const walHeightPrefix = (height: number): Uint8Array => bucketKey(Bucket.ConsensusWal, uint64BE(height));
 export const documentKey = (...parts: readonly Uint8Array[]): Uint8Array => bucketKey(Bucket.Document, ...parts);
 
 /** [gte, lt) over a whole bucket. */

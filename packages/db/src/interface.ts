@@ -73,7 +73,11 @@ export interface BlockStore {
  * order it was appended, so a restarted node can replay the height it was in.
  */
 export interface ConsensusWal {
-  /** Appends one entry to `height`'s log and returns its sequence number (0, 1, ...). */
+  /**
+   * Appends one entry to `height`'s log and returns its sequence number (0, 1, ...). The entry
+   * is written before the call returns; `sync` makes it, and every entry of the height written
+   * before it, durable before the call returns.
+   */
   append(height: number, entry: Uint8Array, opts?: { sync?: boolean }): Promise<number>;
   /** The entries of `height` in append order. */
   entries(height: number): AsyncIterable<Uint8Array>;

@@ -12,7 +12,6 @@ import {
   readUint64BE,
   uint32BE,
   uint64BE,
-  walKey,
 } from '../src/index.js';
 
 test('uint64BE round-trips and sorts numerically', () => {
@@ -41,11 +40,6 @@ test('block keys sort by height', () => {
     [1, 2, 10, 300, 65_536],
   );
   assert.equal(blockKey(1)[0], Bucket.Block);
-});
-
-test('WAL keys sort by height then sequence', () => {
-  const keys = [walKey(2, 0), walKey(1, 256), walKey(1, 3), walKey(1, 0)].sort(compareBytes);
-  assert.deepEqual(keys, [walKey(1, 0), walKey(1, 3), walKey(1, 256), walKey(2, 0)]);
 });
 
 test('prefixEnd bounds exactly the keys under a prefix', () => {

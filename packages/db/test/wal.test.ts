@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConsensusWal, createDatabase, TEST_DATABASE_OPTIONS } from '../src/index.js';
-import { bytes, openTempDatabase } from './helpers.js';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createConsensusWal } from '../src/index.js';
+import { tempDir } from './helpers.js';
 
 async function collect(it: AsyncIterable<Uint8Array>): Promise<number[]> {
   const out: number[] = [];
@@ -16,9 +18,9 @@ const entry = (n: number) => {
 };
 
 test('appends get per-height sequences and replay in order', async () => {
-  const { db, cleanup } = await openTempDatabase();
+  const dir = tempDir();
   try {
-    const wal = createConsensusWal({ sync: false }, { db });
+    const wal = createConsensusWal({ dir: dir.path, sync: false });
     assert.equal(await wal.latestHeight(), undefined);
     // Concurrent appends: sequences must be unique and the order the calls were made.
     const seqs = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(5, entry(i))));
@@ -35,49 +37,75 @@ test('appends get per-height sequences and replay in order', async () => {
     assert.deepEqual(await collect(wal.entries(6)), [1000]);
     assert.deepEqual(await collect(wal.entries(7)), []);
     assert.equal(await wal.latestHeight(), 6);
+    wal.close();
   } finally {
-    await cleanup();
+    dir.remove();
   }
 });
 
 test('after a restart appends continue the sequence of a height', async () => {
-  const { db, path, cleanup } = await openTempDatabase();
+  const dir = tempDir();
   try {
-    const wal = createConsensusWal({}, { db });
+    const wal = createConsensusWal({ dir: dir.path });
     await wal.append(3, entry(1));
     await wal.append(3, entry(2));
-    await db.close();
-    const reopened = createDatabase({ ...TEST_DATABASE_OPTIONS, path });
-    await reopened.open();
-    const again = createConsensusWal({}, { db: reopened });
+    wal.close();
+    const again = createConsensusWal({ dir: dir.path });
     assert.equal(await again.latestHeight(), 3);
     assert.equal(await again.append(3, entry(3)), 2);
     assert.deepEqual(await collect(again.entries(3)), [1, 2, 3]);
-    await reopened.close();
+    again.close();
   } finally {
-    await cleanup();
+    dir.remove();
+  }
+});
+
+test('a record torn by a crash is dropped, and the next append writes over it', async () => {
+  const dir = tempDir();
+  try {
+    const wal = createConsensusWal({ dir: dir.path });
+    await wal.append(8, entry(1));
+    await wal.append(8, entry(2));
+    wal.close();
+    const [file] = readdirSync(dir.path);
+    const path = join(dir.path, file!);
+    const whole = readFileSync(path);
+    // The crash came in the middle of a third record: its header and half its entry.
+    appendFileSync(path, Uint8Array.from([0, 0, 0, 2, 1, 2, 3, 4, 9]));
+    const again = createConsensusWal({ dir: dir.path });
+    assert.deepEqual(await collect(again.entries(8)), [1, 2]);
+    assert.equal(await again.append(8, entry(3)), 2);
+    assert.deepEqual(await collect(again.entries(8)), [1, 2, 3]);
+    again.close();
+
+    // A damaged entry (its CRC no longer matches) ends the log there, as a torn one does.
+    const damaged = Buffer.from(whole);
+    damaged[damaged.length - 1]! ^= 0xff;
+    writeFileSync(path, damaged);
+    assert.deepEqual(await collect(createConsensusWal({ dir: dir.path }).entries(8)), [1]);
+  } finally {
+    dir.remove();
   }
 });
 
 test('prune deletes every height below the bound and nothing else', async () => {
-  const { db, cleanup } = await openTempDatabase();
+  const dir = tempDir();
   try {
-    const wal = createConsensusWal({ sync: false }, { db });
+    const wal = createConsensusWal({ dir: dir.path, sync: false });
     for (let h = 1; h <= 5; h++) for (let i = 0; i < 3; i++) await wal.append(h, entry(h * 10 + i));
+    writeFileSync(join(dir.path, 'not-a-wal-file'), 'x');
     assert.equal(await wal.prune(4), 9);
     for (let h = 1; h <= 3; h++) assert.deepEqual(await collect(wal.entries(h)), []);
     assert.deepEqual(await collect(wal.entries(4)), [40, 41, 42]);
     assert.equal(await wal.prune(4), 0);
     assert.equal(await wal.append(5, entry(99)), 3);
-    // Other buckets are untouched.
-    const batch = db.createBatch();
-    batch.put(bytes(0x01, 1), bytes(1));
-    await db.write(batch);
     await wal.prune(100);
-    assert.deepEqual(db.getSync(bytes(0x01, 1)), bytes(1));
     assert.equal(await wal.latestHeight(), undefined);
+    assert.deepEqual(readdirSync(dir.path), ['not-a-wal-file']);
     await assert.rejects(async () => wal.append(-1, entry(0)), { code: 'DB_INVALID_ARGUMENT' });
+    await assert.rejects(async () => wal.prune(1.5), { code: 'DB_INVALID_ARGUMENT' });
+    wal.close();
   } finally {
-    await cleanup();
+    dir.remove();
   }
 });

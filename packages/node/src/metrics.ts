@@ -90,6 +90,13 @@ export function createMetrics() {
     syncing: new Gauge({ name: 'medledger_sync_catching_up', help: '1 while the node is syncing blocks', ...r }),
     syncedBlocks: new Counter({ name: 'medledger_sync_blocks_total', help: 'Blocks applied through block sync', ...r }),
     evidence: new Counter({ name: 'medledger_evidence_detected_total', help: 'Equivocations detected', ...r }),
+    consensusStepSeconds: new Histogram({
+      name: 'medledger_consensus_step_seconds',
+      help: 'Time a height spends in each step on this node: propose (until our prevote), prevote, precommit, commit',
+      labelNames: ['step'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      ...r,
+    }),
     blockExecSeconds: new Histogram({
       name: 'medledger_block_execution_seconds',
       help: 'Time to validate and execute a block',

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import {
   createBlockStore,
   createConsensusWal,
+  type FileConsensusWal,
   createDatabase,
   type BlockStore,
   type Database,
@@ -77,6 +78,7 @@ export class MedLedgerNode {
   readonly documents: DocumentService;
   /** Every tx signed with the node key (evidence, access events) takes its nonce here. */
   readonly #nodeTxs: NodeTxSender;
+  readonly #wal: FileConsensusWal;
   readonly #nodeKey: LoadedKey;
   readonly #txRelay: TxRelay;
   readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
@@ -109,7 +111,7 @@ export class MedLedgerNode {
 
     this.db = createDatabase({ path: this.layout.db });
     this.blocks = createBlockStore({ db: this.db });
-    const wal = createConsensusWal({}, { db: this.db });
+    const wal = (this.#wal = createConsensusWal({ dir: this.layout.consensusWal }));
     this.state = createStateMachine({ genesis: this.genesis }, { db: this.db });
     const verified = new VerifiedTxCache();
     const log = (module: string) => this.logger.child({ module });
@@ -301,6 +303,7 @@ export class MedLedgerNode {
     this.#txRelay.stop();
     await this.network.stop().catch(() => undefined);
     await this.db.close().catch(() => undefined);
+    this.#wal.close();
     this.logger.info('node stopped');
     this.logger.flush();
   }

@@ -15,6 +15,8 @@ export interface HomeLayout {
   data: string;
   db: string;
   lastSignState: string;
+  /** The consensus WAL, one file per height (ADR 0002). */
+  consensusWal: string;
   logs: string;
   logFile: string;
 }
@@ -32,6 +34,7 @@ export function homeLayout(home: string): HomeLayout {
     data: join(home, 'data'),
     db: join(home, 'data', 'ledger'),
     lastSignState: join(home, 'data', 'last_sign_state.json'),
+    consensusWal: join(home, 'data', 'consensus-wal'),
     logs: join(home, 'logs'),
     logFile: join(home, 'logs', 'node.log'),
   };

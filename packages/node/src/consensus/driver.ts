@@ -90,6 +90,8 @@ function messageKey(msg: OwnMessage | ConsensusMessage): string {
 const MAX_FUTURE_VOTES = 256;
 /** Bound on fetching the txs of a compact proposal that the mempool does not hold. */
 const PROPOSAL_TXS_TIMEOUT_MS = 3000;
+/** How long a decided block's missing txs are awaited before block sync fetches the block. */
+const REBUILD_WAIT_MS = 500;
 
 export interface ConsensusDriverOptions {
   topic: string;
@@ -99,6 +101,9 @@ export interface ConsensusDriverOptions {
    */
   proposalTxsProtocol?: string;
 }
+
+/** Labels of the step-duration metric, by the step that ends (see `#reachStep`). */
+const STEPS = ['propose', 'prevote', 'precommit', 'commit'] as const;
 
 /**
  * Runs the pure consensus engine: verifies and feeds it messages, carries out the actions it
@@ -116,6 +121,8 @@ export class ConsensusDriver {
   #startTimer: NodeJS.Timeout | undefined;
   /** Blocks of proposals seen at the current height, by hash. */
   #blocks = new Map<string, Block>();
+  /** Compact proposals of this height being rebuilt (missing txs fetched), by block hash. */
+  #rebuilding = new Map<string, Promise<Block | undefined>>();
   #futureProposals: ConsensusMessage[] = [];
   #futureVotes: ConsensusMessage[] = [];
   #validators: Validator[] = [];
@@ -139,6 +146,8 @@ export class ConsensusDriver {
   #lastPeers = new Set<string>();
   #peerJoined = false;
   #resendTimer: NodeJS.Timeout | undefined;
+  /** The last step this height reached on this node and when, for the step-duration metric. */
+  #step: { index: number; at: number } | undefined;
 
   constructor(
     private readonly opts: ConsensusDriverOptions,
@@ -170,10 +179,17 @@ export class ConsensusDriver {
           return;
         }
         // Rebuilt outside the queue: a fetch of missing txs must not hold up votes and timeouts.
-        this.#rebuild(msg, from).then(
-          (full) => full && this.#enqueue(() => this.#onMessage(full.msg, full.raw, false)),
-          (err: unknown) => this.m.logger.warn({ reason: (err as Error).message }, 'compact proposal not rebuilt'),
+        const rebuilt = this.#rebuild(msg, from).then(
+          (full) => {
+            if (full) void this.#enqueue(() => this.#onMessage(full.msg, full.raw, false));
+            return full?.msg.kind === 'proposal' ? full.msg.block : undefined;
+          },
+          (err: unknown) => {
+            this.m.logger.warn({ reason: (err as Error).message }, 'compact proposal not rebuilt');
+            return undefined;
+          },
         );
+        if (msg.proposal.height === this.#height) this.#rebuilding.set(toHex(msg.proposal.blockHash), rebuilt);
       },
     );
     if (this.opts.proposalTxsProtocol) {
@@ -237,6 +253,7 @@ export class ConsensusDriver {
     this.#height = height;
     this.#started = false;
     this.#blocks.clear();
+    this.#rebuilding.clear();
     this.#own.clear();
     this.#seen.clear();
     this.#handled = 0;
@@ -275,6 +292,7 @@ export class ConsensusDriver {
     if (this.#startTimer) clearTimeout(this.#startTimer);
     this.#startTimer = undefined;
     this.#started = true;
+    this.#step = { index: 0, at: performance.now() };
     const p = this.m.chain.params;
     const actions = this.m.engine.startHeight(this.#height, {
       validators: this.#validators.map((v) => v.address),
@@ -445,7 +463,7 @@ export class ConsensusDriver {
     if (fromWal && this.#isOwn(msg)) this.#own.set(key, msg);
     // A peer already works on this height: do not wait out the empty-block pacing.
     if (!this.#started) await this.#startHeightNow();
-    if (raw && !fromWal) await this.m.wal.append(height, raw);
+    if (raw && !fromWal) this.#logPeerMessage(height, raw);
     if (msg.kind === 'vote') {
       this.#noteSigned(msg.vote.validator, height);
       await this.#dispatch(this.m.engine.onVote(msg.vote));
@@ -461,6 +479,18 @@ export class ConsensusDriver {
       this.m.logger.warn({ height, round: proposal.round, reason: (err as Error).message }, 'rejected proposed block');
     }
     await this.#dispatch(this.m.engine.onProposal(proposal, valid));
+  }
+
+  /**
+   * A peer's message goes to the WAL without an fsync (as CometBFT's `wal.Write`). The file WAL
+   * writes it before this returns, so the fsync of our next own message (`#propose`, `#vote`)
+   * makes it durable too: what led to a vote of ours is on disk whenever the vote is. A peer
+   * message lost in a crash came after our last one, and its author sends it again.
+   */
+  #logPeerMessage(height: number, raw: Uint8Array): void {
+    this.m.wal.append(height, raw, { sync: false }).catch((err: unknown) => {
+      if (!this.#stopped) this.m.logger.error({ height, err: (err as Error).message }, 'consensus WAL append failed');
+    });
   }
 
   async #dispatch(initial: EngineAction[]): Promise<void> {
@@ -555,6 +585,7 @@ export class ConsensusDriver {
     // TEST FAULT (byzantine.ts): a conflicting vote for the same step, never fed to our engine.
     if (this.m.equivocator) this.#publish(encodeVoteMessage(this.m.equivocator.conflictingVote(vote)));
     this.#noteSigned(vote.validator, a.height);
+    this.#reachStep(a.type === VoteType.Prevote ? 1 : 2);
     return this.m.engine.onVote(vote);
   }
 
@@ -698,7 +729,8 @@ export class ConsensusDriver {
   }
 
   async #decide(height: number, round: number, blockHash: Uint8Array, precommits: Vote[]): Promise<void> {
-    const block = this.#blocks.get(toHex(blockHash));
+    this.#reachStep(3);
+    const block = this.#blocks.get(toHex(blockHash)) ?? (await this.#awaitRebuilt(blockHash));
     const commit = {
       height,
       round,
@@ -716,14 +748,56 @@ export class ConsensusDriver {
     }
     const committed = await this.m.chain.commit(block, commit);
     this.m.mempool.update(committed.txHashes);
-    await this.m.wal.prune(height + 1);
+    // Off the path to the next height: the WAL orders it before the next height's appends, and
+    // entries of a decided height that survive a crash are never replayed (only the current one).
+    this.m.wal.prune(height + 1).catch((err: unknown) => {
+      if (!this.#stopped) this.m.logger.error({ height, err: (err as Error).message }, 'consensus WAL prune failed');
+    });
     this.m.logger.info(
       { height, round, txs: block.txs.length, hash: toHex(committed.hash).slice(0, 16) },
       'committed block',
     );
+    this.#reachStep(4);
     this.m.onCommit(committed);
     this.#recordMissed(height - 1);
     await this.#enterHeight(height + 1, false);
+  }
+
+  /**
+   * The block of a proposal decided while its missing txs were still on their way, once they
+   * are here and it validates: cheaper than syncing the block from scratch. A fetch that takes
+   * longer (a stalled proposer) is left to block sync.
+   */
+  async #awaitRebuilt(blockHash: Uint8Array): Promise<Block | undefined> {
+    const rebuilding = this.#rebuilding.get(toHex(blockHash));
+    if (!rebuilding) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const block = await Promise.race([
+      rebuilding,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), REBUILD_WAIT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (!block) return undefined;
+    try {
+      return bytesEqual(this.m.chain.validateBlock(block, null), blockHash) ? block : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A height's steps on this node, in order: started (0), own first prevote (1), own first
+   * precommit (2), decided (3), committed (4). The time between two consecutive ones is the
+   * duration of the step that ended: waiting for and checking the proposal (or building it),
+   * waiting for prevotes, for precommits, and writing the block. Metrics only; consensus never
+   * reads this clock.
+   */
+  #reachStep(index: 1 | 2 | 3 | 4): void {
+    const last = this.#step;
+    if (!last || index <= last.index) return;
+    const now = performance.now();
+    if (index === last.index + 1)
+      this.m.metrics.consensusStepSeconds.observe({ step: STEPS[index - 1]! }, (now - last.at) / 1000);
+    this.#step = { index, at: now };
   }
 
   /** Called by block sync for each block it applies, so the operator numbers stay right. */
