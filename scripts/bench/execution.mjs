@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createBlockStore, createDatabase } from '@medledger/db';
 import { createStateMachine } from '@medledger/state';
-import { DEFAULT_CHAIN_PARAMS, TxType, ZERO_HASH, decodeTx, encodeBlock, toHex, txSignBytes } from '@medledger/types';
+import { TxType, decodeTx, encodeBlock, txSignBytes } from '@medledger/types';
 import { Signer, generateKeyPair, sha256, signTx, verifySignature } from '@medledger/crypto';
+import { blockHeader, oneOrgGenesis } from './in-process.mjs';
 import { load, log, printResult, round, scratchDir } from './lib.mjs';
 
 const CHAIN_ID = 'medledger-bench-execution';
@@ -18,7 +19,7 @@ const WARMUP_BLOCKS = 3;
 export async function runExecution(o) {
   const dir = scratchDir('execution', o.keep);
   const org = generateKeyPair();
-  const genesis = makeGenesis(org, o.blockTxs);
+  const genesis = oneOrgGenesis(CHAIN_ID, org, o.blockTxs);
   const db = createDatabase({ path: join(dir, 'ledger') });
   await db.open();
   const state = createStateMachine({ genesis }, { db });
@@ -67,18 +68,7 @@ export async function runExecution(o) {
       lap('checkTx');
       height++;
       time += 1000;
-      const header = {
-        chainId: CHAIN_ID,
-        height,
-        round: 0,
-        time,
-        prevHash: ZERO_HASH,
-        txRoot: ZERO_HASH,
-        appHash: state.appHash,
-        validatorsHash: ZERO_HASH,
-        proposer: new Uint8Array(20),
-        lastCommitHash: ZERO_HASH,
-      };
+      const header = blockHeader(CHAIN_ID, height, time, state.appHash);
       const batch = db.createBatch();
       const execution = state.executeBlock(
         header,
@@ -126,25 +116,5 @@ function stopwatch(into) {
     const now = performance.now();
     if (into) into[name] += now - last;
     last = now;
-  };
-}
-
-function makeGenesis(org, blockTxs) {
-  const node = generateKeyPair();
-  return {
-    chainId: CHAIN_ID,
-    genesisTime: 1_700_000_000_000,
-    params: { ...DEFAULT_CHAIN_PARAMS, maxBlockTxs: Math.max(blockTxs, DEFAULT_CHAIN_PARAMS.maxBlockTxs) },
-    orgs: [
-      {
-        id: 'hospital-0',
-        name: 'Hospital 0',
-        kind: 'hospital',
-        orgKey: toHex(org.publicKey),
-        encKey: '',
-        nodeKeys: [toHex(node.publicKey)],
-      },
-    ],
-    validators: [{ pubKey: toHex(node.publicKey), org: 'hospital-0', name: 'node0' }],
   };
 }

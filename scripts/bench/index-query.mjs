@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createDatabase } from '@medledger/db';
 import { createStateMachine } from '@medledger/state';
-import { DEFAULT_CHAIN_PARAMS, TxType, ZERO_HASH, toHex } from '@medledger/types';
+import { TxType } from '@medledger/types';
 import { generateKeyPair } from '@medledger/crypto';
+import { blockHeader, oneOrgGenesis } from './in-process.mjs';
 import { load, log, percentile, printResult, round, scratchDir } from './lib.mjs';
 
 const BLOCK_TXS = 10_000;
@@ -26,7 +27,7 @@ export async function runIndex(o) {
   if (meta && (meta.records !== records || meta.patients !== patients)) {
     throw new Error(`${dir} holds ${meta.records} records over ${meta.patients} patients; use another --db`);
   }
-  const genesis = meta?.genesis ?? makeGenesis();
+  const genesis = meta?.genesis ?? oneOrgGenesis(CHAIN_ID, generateKeyPair(), BLOCK_TXS);
   const db = createDatabase({ path: join(dir, 'ledger') });
   await db.open();
   const state = createStateMachine({ genesis }, { db });
@@ -79,27 +80,6 @@ export async function runIndex(o) {
   }
 }
 
-function makeGenesis() {
-  const org = generateKeyPair();
-  const node = generateKeyPair();
-  return {
-    chainId: CHAIN_ID,
-    genesisTime: 1_700_000_000_000,
-    params: { ...DEFAULT_CHAIN_PARAMS, maxBlockTxs: BLOCK_TXS },
-    orgs: [
-      {
-        id: 'hospital-0',
-        name: 'Hospital 0',
-        kind: 'hospital',
-        orgKey: toHex(org.publicKey),
-        encKey: '',
-        nodeKeys: [toHex(node.publicKey)],
-      },
-    ],
-    validators: [{ pubKey: toHex(node.publicKey), org: 'hospital-0', name: 'node0' }],
-  };
-}
-
 /**
  * Registers the patients, then anchors `records` records round-robin over them, BLOCK_TXS txs per
  * block. Signatures are not checked by the state machine (the node verifies them before), so the
@@ -118,18 +98,7 @@ async function build(db, state, genesis, records, patients) {
   const run = async (txs) => {
     height++;
     time += 1000;
-    const header = {
-      chainId: CHAIN_ID,
-      height,
-      round: 0,
-      time,
-      prevHash: ZERO_HASH,
-      txRoot: ZERO_HASH,
-      appHash: state.appHash,
-      validatorsHash: ZERO_HASH,
-      proposer: new Uint8Array(20),
-      lastCommitHash: ZERO_HASH,
-    };
+    const header = blockHeader(CHAIN_ID, height, time, state.appHash);
     const batch = db.createBatch();
     const decoded = txs.map((tx) => ({ tx, hash: randomBytes(32) }));
     const execution = state.executeBlock(header, decoded, batch);
