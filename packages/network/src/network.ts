@@ -123,8 +123,9 @@ function createNode(opts: ResolvedNetworkOptions, privateKey: PrivateKey, gate: 
 type Node = Libp2p<{ pubsub: GossipSub }>;
 
 /**
- * The libp2p network: TCP + Noise + Yamux, gossipsub for topics, length-prefixed request/response
- * protocols (one-off streams, or one kept stream per peer for frequent requests), a permissioned connection gater and a fault layer for partition tests. A fresh
+ * The libp2p network: TCP + Noise + Yamux, gossipsub for topics, length-prefixed
+ * request/response protocols (one-off streams, or one kept stream per peer for frequent
+ * requests), a permissioned connection gater and a fault layer for partition tests. A fresh
  * libp2p node is built on every start, so a stopped service can be started again.
  */
 export class Libp2pNetwork implements NetworkService, Startable {
