@@ -81,8 +81,9 @@ export class FileConsensusWal implements ConsensusWal {
     let deleted = 0;
     for (const height of this.#heights()) {
       if (height >= belowHeight) break;
-      deleted += this.#read(height).entries.length;
+      // A height appended to since start knows its count; only older files are read for it.
       const open = this.#open.get(height);
+      deleted += open ? open.entries : this.#read(height).entries.length;
       if (open) closeSync(open.fd);
       this.#open.delete(height);
       rmSync(join(this.#dir, fileName(height)), { force: true });
