@@ -44,9 +44,10 @@ export async function runSync(o) {
   const node = nodes[late];
   const loadAtStart = load();
   log(`starting ${node.name} with an empty database (load ${loadAtStart.join(' ')})`);
+  node.nodeArgs = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   if (o.profile) {
     const profDir = o.profile === true ? join(dir, 'profiles') : o.profile;
-    node.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    node.nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
     log(`CPU profile of ${node.name} goes to ${profDir}`);
   }
   const spawned = Date.now();

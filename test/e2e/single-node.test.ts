@@ -231,6 +231,43 @@ describe('a one-validator node started through the CLI', () => {
     );
   });
 
+  test('txs arriving steadily fill blocks at most every minBlockIntervalMs, not one height per tx', async () => {
+    const genesis = JSON.parse(readFileSync(join(home, 'config', 'genesis.json'), 'utf8')) as {
+      params: { minBlockIntervalMs: number };
+    };
+    const interval = genesis.params.minBlockIntervalMs;
+    assert.ok(interval > 0, 'the default chain paces its blocks');
+    const signer = new TestSigner(join(home, 'keys', 'org.key'), chainId, Date.now() + 2000);
+    const txs = Array.from({ length: 40 }, () => signer.registerPatient());
+    for (const t of txs) {
+      assert.equal((await submitTx(api, t, false)).status, 202);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const client = new MedLedgerClient({ api });
+    const committed = await waitFor(
+      'the txs to commit',
+      async () => {
+        const found = await Promise.all(txs.map((t) => client.tx(t.hash).catch(() => undefined)));
+        return found.every((t) => t !== undefined) ? found : undefined;
+      },
+      15_000,
+    );
+    const heights = [...new Set(committed.map((t) => t.height))];
+    // Each block holding these txs is at least one interval of block time after its parent.
+    for (const h of heights) {
+      const [block, parent] = await Promise.all([
+        getJson<{ header: { time: number } }>(`${api}/blocks/${h}`),
+        getJson<{ header: { time: number } }>(`${api}/blocks/${h - 1}`),
+      ]);
+      assert.ok(
+        block.header.time - parent.header.time >= interval,
+        `block ${h} came ${block.header.time - parent.header.time} ms after its parent`,
+      );
+    }
+    // 40 txs over ≥ 400 ms would take a height each unpaced; paced, several share a block.
+    assert.ok(heights.length < txs.length / 2, `${txs.length} txs took ${heights.length} blocks`);
+  });
+
   test('a refused command exits non-zero with one line on stderr', () => {
     const r = runCli(['record', 'show', '--api', api, '--id', randomId(), '--json']);
     assert.notEqual(r.status, 0);

@@ -167,6 +167,8 @@ export class MedLedgerNode {
         engine: createConsensusEngine(),
         chain: this.chain,
         mempool: this.mempool,
+        // A tx its peers already hold spares them a fetch inside the propose step (ADR 0005).
+        proposable: (tx) => this.#txRelay.delivered(tx.hashHex),
         network: this.network,
         wal,
         signer: new GuardedSigner(chainId, new Signer(this.#nodeKey.secretKey), this.layout.lastSignState),
@@ -334,7 +336,7 @@ export class MedLedgerNode {
       if (err instanceof MedLedgerError) this.metrics.mempoolRejected.inc({ code: err.code });
       throw err;
     }
-    if (this.mempool.size > before) this.#txRelay.broadcast(bytes);
+    if (this.mempool.size > before) this.#txRelay.broadcast(entry);
     this.metrics.mempoolTxs.set(this.mempool.size);
     return { hash: entry.hashHex };
   }

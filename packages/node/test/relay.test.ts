@@ -64,7 +64,7 @@ before(async () => {
   const ledgerB = await createLedger({ maxPerAccount: 1000, sameChainAs: ledgerA.keys });
   a = await side(ledgerA, keyA, [keyA, keyB], []);
   // Txs A took before B connected reach B when it does.
-  for (let n = 1; n <= 5; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes).bytes);
+  for (let n = 1; n <= 5; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes));
   b = await side(ledgerB, keyB, [keyA, keyB], a.net.listenAddrs());
   await waitFor('A and B connected', () => a.net.connectedPeers().length === 1 && b.net.connectedPeers().length === 1);
 });
@@ -80,13 +80,31 @@ after(async () => {
 test('a newly connected peer gets the pool, then every tx the API takes, in nonce order', async () => {
   a.relay.syncPeers(); // the node calls this on its peer-check tick
   await waitFor('the 5 pooled txs at B', () => b.ledger.mempool.size === 5);
-  for (let n = 6; n <= 300; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes).bytes);
+  for (let n = 6; n <= 300; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes));
   await waitFor('all 300 txs at B', () => b.ledger.mempool.size === 300);
   const reaped = b.ledger.mempool.reap(1000, Number.MAX_SAFE_INTEGER).map((e) => e.tx.nonce);
   assert.deepEqual(
     reaped,
     Array.from({ length: 300 }, (_, i) => i + 1),
   );
+});
+
+test("an own tx is proposable once the peer holds it; an account's later nonces wait with it", async () => {
+  const proposable = () =>
+    a.ledger.mempool.reap(1000, Number.MAX_SAFE_INTEGER, (e) => a.relay.delivered(e.hashHex)).map((e) => e.tx.nonce);
+  await waitFor('the first 300 delivered', () => proposable().length === 300);
+  const other = a.ledger.mempool.add(register(a.ledger.otherOrg, 1).bytes);
+  a.relay.broadcast(other);
+  for (let n = 301; n <= 310; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes));
+  // Not yet sent (the batch fills for flushMs), so not at B: left out, and nothing after them.
+  assert.equal(a.relay.delivered(other.hashHex), false);
+  assert.deepEqual(
+    proposable(),
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
+  await waitFor('B to take the 11 new txs', () => b.ledger.mempool.size === 311);
+  await waitFor('their delivery acknowledged', () => proposable().length === 311);
+  assert.deepEqual(proposable().slice(299, 310), [300, 1, ...Array.from({ length: 9 }, (_, i) => 301 + i)]);
 });
 
 test('a batch holding a forged tx is refused and nothing of it is taken', async () => {
@@ -124,7 +142,12 @@ test('a peer with a full pool takes what fits and gets the rest, in order, once 
   try {
     await waitFor('C and D connected', () => d.net.connectedPeers().length === 1);
     d.relay.syncPeers();
-    for (let n = 1; n <= 50; n++) d.relay.broadcast(d.ledger.mempool.add(register(d.ledger.org, n).bytes).bytes);
+    const sent = Array.from({ length: 50 }, (_, i) => d.ledger.mempool.add(register(d.ledger.org, i + 1).bytes));
+    for (const tx of sent) d.relay.broadcast(tx);
+    // C cannot take nonce 50 yet; D's proposals still include it once deliveryWaitMs is over.
+    assert.equal(d.relay.delivered(sent[49]!.hashHex), false);
+    await waitFor('the wait for delivery to end', () => d.relay.delivered(sent[49]!.hashHex));
+    assert.equal(c.ledger.mempool.has(sent[49]!.hashHex), false);
     const committed: number[] = [];
     while (committed.length < 50) {
       const expected = Array.from({ length: Math.min(20, 50 - committed.length) }, (_, i) => committed.length + i + 1);

@@ -1,5 +1,3 @@
-import type { KeyValueReader } from '@medledger/db';
-
 export interface StateWrite {
   key: Uint8Array;
   /** null = delete. */
@@ -14,6 +12,11 @@ export interface KeyedWrite extends StateWrite {
 export const keyId = (key: Uint8Array): string =>
   Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 
+/** Committed state under an overlay; `id` is the key's `keyId` when the caller has it already. */
+export interface CommittedReader {
+  getSync(key: Uint8Array, id?: string): Uint8Array | undefined;
+}
+
 /**
  * Uncommitted writes over committed state: later txs of a block read what earlier ones wrote.
  * The running tx writes into the block's map and remembers what each write replaced, so a tx
@@ -21,19 +24,20 @@ export const keyId = (key: Uint8Array): string =>
  * opens, stays consumed. Undoing is the rare case; a successful tx costs no copy.
  */
 export class StateOverlay {
-  readonly #base: Pick<KeyValueReader, 'getSync'>;
+  readonly #base: CommittedReader;
   readonly #block = new Map<string, KeyedWrite>();
   /** What the running tx's writes replaced, oldest first; null outside a tx. */
   #undo: { id: string; replaced: KeyedWrite | undefined }[] | null = null;
 
-  constructor(base: Pick<KeyValueReader, 'getSync'>) {
+  constructor(base: CommittedReader) {
     this.#base = base;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const write = this.#block.get(keyId(key));
+    const id = keyId(key);
+    const write = this.#block.get(id);
     if (write) return write.value ?? undefined;
-    return this.#base.getSync(key);
+    return this.#base.getSync(key, id);
   }
 
   has(key: Uint8Array): boolean {

@@ -1,5 +1,5 @@
 import type { KeyValueReader } from '@medledger/db';
-import { keyId, type KeyedWrite } from './overlay.js';
+import { keyId, type CommittedReader, type KeyedWrite } from './overlay.js';
 
 /**
  * Committed state values that execution read, kept in memory: every tx reads its sender's nonce
@@ -8,7 +8,7 @@ import { keyId, type KeyedWrite } from './overlay.js';
  * writes update the keys held, so the cache always equals the database (`apply` is called with
  * the writes of each committed block, nothing else writes state).
  */
-export class CommittedReadCache implements Pick<KeyValueReader, 'getSync'> {
+export class CommittedReadCache implements CommittedReader {
   readonly #values = new Map<string, Uint8Array>();
 
   constructor(
@@ -16,8 +16,7 @@ export class CommittedReadCache implements Pick<KeyValueReader, 'getSync'> {
     private readonly capacity = 200_000,
   ) {}
 
-  getSync(key: Uint8Array): Uint8Array | undefined {
-    const id = keyId(key);
+  getSync(key: Uint8Array, id = keyId(key)): Uint8Array | undefined {
     const hit = this.#values.get(id);
     if (hit !== undefined) return hit;
     const value = this.db.getSync(key);

@@ -63,6 +63,7 @@ export function testGenesis(chainId = CHAIN_ID): Genesis {
       timeoutDeltaMs: 500,
       timeoutCapMs: 10_000,
       emptyBlockIntervalMs: 5000,
+      minBlockIntervalMs: 200,
       createEmptyBlocks: true,
       maxBlockTxs: 5000,
       maxBlockBytes: 4 * 1024 * 1024,

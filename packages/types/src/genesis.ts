@@ -12,6 +12,12 @@ export interface ChainParams {
   timeoutCapMs: number;
   /** With no txs, a new height starts at most this long after the last commit. */
   emptyBlockIntervalMs: number;
+  /**
+   * With txs waiting, a new height starts no sooner than this long after the last block's time
+   * (CometBFT's `timeout_commit`): a light load fills fewer, larger blocks instead of spending
+   * the cores on back-to-back heights (ADR 0002).
+   */
+  minBlockIntervalMs: number;
   createEmptyBlocks: boolean;
   maxBlockTxs: number;
   maxBlockBytes: number;
@@ -28,6 +34,7 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = {
   timeoutDeltaMs: 500,
   timeoutCapMs: 10_000,
   emptyBlockIntervalMs: 5000,
+  minBlockIntervalMs: 200,
   createEmptyBlocks: true,
   maxBlockTxs: 5000,
   maxBlockBytes: 4 * 1024 * 1024,

@@ -22,6 +22,7 @@ import type { Validator } from '@medledger/state';
 import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
 import type { Mempool } from '../mempool/mempool.js';
+import type { MempoolTx } from '../mempool/interface.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
@@ -41,6 +42,8 @@ export interface ConsensusDriverModules {
   engine: ConsensusEngine;
   chain: Chain;
   mempool: Mempool;
+  /** Whether a pending tx may go into this node's proposal yet (e.g. its peers hold it already). */
+  proposable?: (tx: MempoolTx) => boolean;
   network: NetworkService;
   wal: ConsensusWal;
   /** Null on a node that follows without voting. */
@@ -199,8 +202,9 @@ export class ConsensusDriver {
         requestsPerSecond: 50,
       });
     }
+    // Txs arrived while waiting for the empty-block delay: start once the pacing allows.
     this.m.mempool.onTxsAvailable(() => {
-      if (this.#startTimer) this.#enqueue(async () => this.#startHeightNow());
+      if (this.#startTimer) void this.#enqueue(() => this.#startWhenDue());
     });
     await this.#enqueue(() => this.#catchUpThenEnter('startup', true));
     this.#resendTimer = setInterval(() => void this.#enqueue(() => this.#resendTick()), RESEND_TICK_MS);
@@ -274,17 +278,34 @@ export class ConsensusDriver {
     for (const v of this.#validators) this.m.metrics.proposalsMissed.inc({ validator: toHex(v.address) }, 0);
     const walEntries: Uint8Array[] = [];
     if (replayWal) for await (const e of this.m.wal.entries(height)) walEntries.push(e);
-    const wait = walEntries.length > 0 || this.m.mempool.size > 0 || height === 1 ? 0 : this.#emptyBlockDelay();
+    const wait = walEntries.length > 0 || height === 1 ? 0 : this.#startDelay();
     if (wait === 0) await this.#startHeightNow(walEntries);
-    else if (wait !== Infinity) this.#startTimer = setTimeout(() => this.#enqueue(() => this.#startHeightNow()), wait);
-    // No empty blocks: wait for txs or a peer's message.
-    else this.#startTimer = setTimeout(() => undefined, 2 ** 30);
+    else this.#scheduleStart(wait);
   }
 
-  #emptyBlockDelay(): number {
+  /** How long after now the height should start: paced with txs waiting, else the empty-block delay. */
+  #startDelay(): number {
     const p = this.m.chain.params;
-    if (!p.createEmptyBlocks) return Infinity;
-    return Math.max(0, this.m.chain.latestTime + p.emptyBlockIntervalMs - this.m.now());
+    const interval =
+      this.m.mempool.size > 0 ? p.minBlockIntervalMs : p.createEmptyBlocks ? p.emptyBlockIntervalMs : Infinity;
+    return Math.max(0, this.m.chain.latestTime + interval - this.m.now());
+  }
+
+  #scheduleStart(wait: number): void {
+    if (this.#startTimer) clearTimeout(this.#startTimer);
+    // Infinity (no empty blocks): wait for txs or a peer's message.
+    this.#startTimer = setTimeout(
+      () => (wait === Infinity ? undefined : void this.#enqueue(() => this.#startWhenDue())),
+      wait === Infinity ? 2 ** 30 : wait,
+    );
+  }
+
+  /** Starts the height once its delay is over; a timer may fire a millisecond before `now` says so. */
+  async #startWhenDue(): Promise<void> {
+    if (this.#started) return;
+    const wait = this.#startDelay();
+    if (wait === 0) await this.#startHeightNow();
+    else this.#scheduleStart(wait);
   }
 
   async #startHeightNow(walEntries: Uint8Array[] = []): Promise<void> {
@@ -540,7 +561,7 @@ export class ConsensusDriver {
         a.round,
         this.m.now(),
         signer.address,
-        this.m.mempool.reap(this.m.chain.proposalTxLimit(), p.maxBlockBytes),
+        this.m.mempool.reap(this.m.chain.proposalTxLimit(), p.maxBlockBytes, this.m.proposable),
       );
       block = stored.block;
       blockBytes = stored.bytes;

@@ -15,8 +15,11 @@ export interface MempoolView {
   readonly bytes: number;
   has(hashHex: string): boolean;
   get(hashHex: string): MempoolTx | undefined;
-  /** Up to `maxTxs`/`maxBytes` in arrival order, each account's txs in nonce order. */
-  reap(maxTxs: number, maxBytes: number): MempoolTx[];
+  /**
+   * Up to `maxTxs`/`maxBytes` in arrival order, each account's txs in nonce order. With `ready`,
+   * an account's txs are taken up to the first one that is not ready.
+   */
+  reap(maxTxs: number, maxBytes: number, ready?: (tx: MempoolTx) => boolean): MempoolTx[];
   /** Called once whenever the pool goes from empty to non-empty. */
   onTxsAvailable(listener: () => void): void;
 }

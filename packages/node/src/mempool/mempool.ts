@@ -140,7 +140,7 @@ export class Mempool implements MempoolView {
     if (queue && queue.byNonce.size === 0) this.#accounts.delete(entry.sender);
   }
 
-  reap(maxTxs: number, maxBytes: number): MempoolTx[] {
+  reap(maxTxs: number, maxBytes: number, ready?: (tx: MempoolTx) => boolean): MempoolTx[] {
     const out: MempoolTx[] = [];
     // Each arrival slot of an account is filled with that account's lowest not-yet-taken nonce.
     const sorted = new Map<string, MempoolTx[]>();
@@ -152,7 +152,13 @@ export class Mempool implements MempoolView {
         list = [...this.#accounts.get(entry.sender)!.byNonce.values()].sort((a, b) => a.tx.nonce - b.tx.nonce);
         sorted.set(entry.sender, list);
       }
-      const next = list.shift()!;
+      const next = list.shift();
+      if (!next) continue;
+      // A later nonce without this one could never commit: the account waits for the next reap.
+      if (ready && !ready(next)) {
+        list.length = 0;
+        continue;
+      }
       if (bytes + next.bytes.length > maxBytes) break;
       bytes += next.bytes.length;
       out.push(next);

@@ -12,6 +12,7 @@ import type { NetworkService } from '@medledger/network';
 import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
 import type { DecodedBytes, Mempool } from './mempool.js';
+import type { MempoolTx } from './interface.js';
 import { NodeErrorCode } from '../errors.js';
 
 export interface TxRelayOptions {
@@ -32,6 +33,11 @@ export interface TxRelayOptions {
   requestTimeoutMs: number;
   /** Pause after a batch was not delivered, before the peer gets the pool again. */
   retryMs: number;
+  /**
+   * How long this node's proposals leave out a tx its API took while the tx has not yet reached
+   * every peer: a peer missing a proposal's tx fetches it inside the propose step.
+   */
+  deliveryWaitMs: number;
 }
 
 export const DEFAULT_TX_RELAY_OPTIONS: Omit<TxRelayOptions, 'protocol'> = {
@@ -42,6 +48,7 @@ export const DEFAULT_TX_RELAY_OPTIONS: Omit<TxRelayOptions, 'protocol'> = {
   maxResyncTxs: 20_000,
   requestTimeoutMs: 10_000,
   retryMs: 500,
+  deliveryWaitMs: 100,
 };
 
 /** Batches smaller than this are checked on the main thread. */
@@ -63,8 +70,10 @@ const PEER_FAULTS = new Set<string>([
 /** Refusals that say "not now": the rest of the batch waits at the sender. */
 const NO_ROOM = new Set<string>([NodeErrorCode.MempoolFull, NodeErrorCode.RateLimited]);
 
+type Outgoing = Pick<MempoolTx, 'bytes' | 'hashHex'>;
+
 interface PeerOutbox {
-  txs: Uint8Array[];
+  txs: Outgoing[];
   /** Send the pool (in nonce order) before anything queued: this peer missed txs. */
   resync: boolean;
   sending: boolean;
@@ -84,13 +93,15 @@ interface PeerOutbox {
  * fits and refuses the rest of the batch; the sender sends its pool again after a pause.
  */
 export class TxRelay {
-  #pending: Uint8Array[] = [];
+  #pending: Outgoing[] = [];
   #pendingBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #outboxes = new Map<string, PeerOutbox>();
   /** Batches are admitted one at a time, in arrival order (an account's nonces stay in order). */
   #admitting: Promise<unknown> = Promise.resolve();
   readonly #stop = new AbortController();
+  /** Own txs sent and not yet delivered to every peer: peers still to answer, time sent (oldest first). */
+  readonly #undelivered = new Map<string, { peers: number; at: number }>();
 
   constructor(
     private readonly opts: TxRelayOptions,
@@ -117,13 +128,17 @@ export class TxRelay {
     this.#timer = undefined;
     this.#pending = [];
     this.#outboxes.clear();
+    this.#undelivered.clear();
     void this.m.verifier?.pool.close();
   }
 
   /** Queues a tx this node's API accepted for every peer. */
-  broadcast(tx: Uint8Array): void {
+  broadcast(tx: Outgoing): void {
+    if (this.#outboxes.size > 0) {
+      this.#undelivered.set(tx.hashHex, { peers: this.#outboxes.size, at: performance.now() });
+    }
     this.#pending.push(tx);
-    this.#pendingBytes += tx.length;
+    this.#pendingBytes += tx.bytes.length;
     if (this.#pending.length >= this.opts.maxBatchTxs || this.#pendingBytes >= this.opts.maxBatchBytes) this.#flush();
     else this.#timer ??= setTimeout(() => this.#flush(), this.opts.flushMs);
   }
@@ -148,6 +163,12 @@ export class TxRelay {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.syncPeers();
+    // Txs that went into a proposal when their wait was over, or whose peer went away.
+    const now = performance.now();
+    for (const [hash, sent] of this.#undelivered) {
+      if (now - sent.at < this.opts.deliveryWaitMs) break;
+      this.#undelivered.delete(hash);
+    }
     for (const [peer, outbox] of this.#outboxes) {
       // A resync sends the pool, which holds these txs already.
       if (outbox.resync) continue;
@@ -169,16 +190,20 @@ export class TxRelay {
       while (this.#outboxes.get(peer) === outbox && !this.#stop.signal.aborted) {
         if (outbox.resync) {
           outbox.resync = false;
-          outbox.txs = this.m.mempool.reap(this.opts.maxResyncTxs, Number.MAX_SAFE_INTEGER).map((e) => e.bytes);
+          outbox.txs = this.m.mempool.reap(this.opts.maxResyncTxs, Number.MAX_SAFE_INTEGER);
         }
         if (outbox.txs.length === 0) return;
-        const batch = this.#takeBatch(outbox);
+        const sent = this.#takeBatch(outbox);
         try {
-          await this.m.network.request(peer, this.opts.protocol, batch, {
+          await this.m.network.request(peer, this.opts.protocol, encodeCanonical(sent.map((tx) => tx.bytes)), {
             signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
             maxResponseBytes: 16,
             keepStream: true,
           });
+          for (const tx of sent) {
+            const pending = this.#undelivered.get(tx.hashHex);
+            if (pending && --pending.peers <= 0) this.#undelivered.delete(tx.hashHex);
+          }
         } catch (err) {
           if (this.#stop.signal.aborted) return;
           this.m.logger.debug({ peer, err: (err as Error).message }, 'tx batch not delivered; resending the pool');
@@ -191,15 +216,27 @@ export class TxRelay {
     }
   }
 
-  /** Takes the front of the queue, up to the batch limits, as one encoded batch. */
-  #takeBatch(outbox: PeerOutbox): Uint8Array {
+  /**
+   * Whether a proposal may include this tx without its peers fetching it: it came from a peer,
+   * reached every peer, or has waited `deliveryWaitMs` (a slow or lost peer does not hold it back).
+   */
+  delivered(hashHex: string): boolean {
+    const sent = this.#undelivered.get(hashHex);
+    if (!sent) return true;
+    if (performance.now() - sent.at < this.opts.deliveryWaitMs) return false;
+    this.#undelivered.delete(hashHex);
+    return true;
+  }
+
+  /** Takes the front of the queue, up to the batch limits. */
+  #takeBatch(outbox: PeerOutbox): Outgoing[] {
     let n = 0;
     let bytes = 0;
     while (n < outbox.txs.length && n < this.opts.maxBatchTxs && bytes < this.opts.maxBatchBytes) {
-      bytes += outbox.txs[n]!.length;
+      bytes += outbox.txs[n]!.bytes.length;
       n++;
     }
-    const batch = encodeCanonical(outbox.txs.slice(0, n));
+    const batch = outbox.txs.slice(0, n);
     outbox.txs = outbox.txs.slice(n);
     return batch;
   }
