@@ -107,6 +107,17 @@ test("an own tx is proposable once the peer holds it; an account's later nonces 
   assert.deepEqual(proposable().slice(299, 310), [300, 1, ...Array.from({ length: 9 }, (_, i) => 301 + i)]);
 });
 
+test('a tx that left the pool while it queued is not sent', async () => {
+  const gone = a.ledger.mempool.add(register(a.ledger.org, 311).bytes);
+  const next = a.ledger.mempool.add(register(a.ledger.otherOrg, 2).bytes);
+  a.relay.broadcast(gone);
+  a.relay.broadcast(next);
+  a.ledger.mempool.update([gone.hashHex]); // as the commit of a block holding it does
+  // Both were queued for one batch: B holding the second means the batch went without the first.
+  await waitFor('the second tx at B', () => b.ledger.mempool.has(next.hashHex));
+  assert.equal(b.ledger.mempool.has(gone.hashHex), false);
+});
+
 test('a batch holding a forged tx is refused and nothing of it is taken', async () => {
   const before = b.ledger.mempool.size;
   const good = register(a.ledger.otherOrg, 1).bytes;

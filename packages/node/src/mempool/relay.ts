@@ -194,6 +194,7 @@ export class TxRelay {
         }
         if (outbox.txs.length === 0) return;
         const sent = this.#takeBatch(outbox);
+        if (sent.length === 0) continue;
         try {
           await this.m.network.request(peer, this.opts.protocol, encodeCanonical(sent.map((tx) => tx.bytes)), {
             signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
@@ -228,15 +229,21 @@ export class TxRelay {
     return true;
   }
 
-  /** Takes the front of the queue, up to the batch limits. */
+  /**
+   * Takes the front of the queue, up to the batch limits. A tx that left the pool while it
+   * queued was committed (the peer has it in a block, or fetched it for the proposal) or
+   * dropped as invalid: it is not sent.
+   */
   #takeBatch(outbox: PeerOutbox): Outgoing[] {
-    let n = 0;
+    const batch: Outgoing[] = [];
     let bytes = 0;
-    while (n < outbox.txs.length && n < this.opts.maxBatchTxs && bytes < this.opts.maxBatchBytes) {
-      bytes += outbox.txs[n]!.bytes.length;
-      n++;
+    let n = 0;
+    for (; n < outbox.txs.length && batch.length < this.opts.maxBatchTxs && bytes < this.opts.maxBatchBytes; n++) {
+      const tx = outbox.txs[n]!;
+      if (!this.m.mempool.has(tx.hashHex)) continue;
+      batch.push(tx);
+      bytes += tx.bytes.length;
     }
-    const batch = outbox.txs.slice(0, n);
     outbox.txs = outbox.txs.slice(n);
     return batch;
   }
