@@ -25,6 +25,18 @@ function filesUnder(dir: string): string[] {
     .filter((f) => statSync(f).isFile());
 }
 
+/** The committed location of every tx, once all of them are committed. */
+function allCommitted(client: MedLedgerClient, txs: { hash: string }[], timeoutMs: number) {
+  return waitFor(
+    `${txs.length} txs to commit`,
+    async () => {
+      const found = await Promise.all(txs.map((t) => client.tx(t.hash).catch(() => undefined)));
+      return found.every((t) => t !== undefined) ? found : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 describe('a one-validator node started through the CLI', () => {
   const home = join(tempDir('solo'), 'home');
   const port = randomBasePort();
@@ -213,14 +225,7 @@ describe('a one-validator node started through the CLI', () => {
       ],
     );
 
-    const committed = await waitFor(
-      'the batch to commit',
-      async () => {
-        const found = await Promise.all(valid.map((t) => client.tx(t.hash).catch(() => undefined)));
-        return found.every((t) => t !== undefined) ? found : undefined;
-      },
-      10_000,
-    );
+    const committed = await allCommitted(client, valid, 10_000);
     // Committing after the bad batches is the node carrying on; an empty block takes seconds here.
     assert.ok(committed.every((t) => t.code === 0));
     const positions = committed.map((t) => t.height * 1e6 + t.index);
@@ -244,14 +249,7 @@ describe('a one-validator node started through the CLI', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const client = new MedLedgerClient({ api });
-    const committed = await waitFor(
-      'the txs to commit',
-      async () => {
-        const found = await Promise.all(txs.map((t) => client.tx(t.hash).catch(() => undefined)));
-        return found.every((t) => t !== undefined) ? found : undefined;
-      },
-      15_000,
-    );
+    const committed = await allCommitted(client, txs, 15_000);
     const heights = [...new Set(committed.map((t) => t.height))];
     // Each block holding these txs is at least one interval of block time after its parent.
     for (const h of heights) {
