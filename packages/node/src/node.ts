@@ -43,6 +43,7 @@ import { createApiServer, type NodeStatus } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { NodeErrorCode } from './errors.js';
+import { HeapGrowthPolicy } from './heap-growth.js';
 import { DocumentService, NodeTxSender, registerDocumentRoutes } from './docs/index.js';
 
 export interface StartNodeOptions {
@@ -55,6 +56,8 @@ export interface StartNodeOptions {
 }
 
 const PEER_CHECK_MS = 1000;
+/** A pool a quarter full of its client limit means heavy load (see HeapGrowthPolicy). */
+const BUSY_POOL_FRACTION = 4;
 
 /**
  * One MedLedger node: the one place where subsystems are built and wired (DESIGN §2). Each
@@ -82,6 +85,7 @@ export class MedLedgerNode {
   readonly #nodeKey: LoadedKey;
   readonly #txRelay: TxRelay;
   readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
+  readonly #heapGrowth = new HeapGrowthPolicy();
   #peerCheck: NodeJS.Timeout | undefined;
   #membership: Promise<void> = Promise.resolve();
   #allowedKeysId = '';
@@ -410,6 +414,9 @@ export class MedLedgerNode {
     }
     this.metrics.mempoolTxs.set(this.mempool.size);
     this.metrics.mempoolBytes.set(this.mempool.bytes);
+    this.#heapGrowth.update(
+      synced || this.driver.catchingUp || this.mempool.size >= this.config.mempool.maxTxs / BUSY_POOL_FRACTION,
+    );
     c.txHashes.forEach((hash, index) => {
       const waiters = this.#waiters.get(hash);
       if (!waiters) return;
