@@ -56,8 +56,8 @@ export interface StartNodeOptions {
 }
 
 const PEER_CHECK_MS = 1000;
-/** A pool a quarter full of its client limit means heavy load (see HeapGrowthPolicy). */
-const BUSY_POOL_FRACTION = 4;
+/** A pool half full of its client limit means heavy load (see HeapGrowthPolicy). */
+const BUSY_POOL_FRACTION = 2;
 
 /**
  * One MedLedger node: the one place where subsystems are built and wired (DESIGN §2). Each

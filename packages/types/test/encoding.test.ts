@@ -6,10 +6,13 @@ import {
   decodeTx,
   encodeCanonical,
   encodeTx,
+  encodedTxSignBytes,
   MedLedgerError,
+  txSignBytes,
   TxType,
   type Tx,
 } from '../src/index.js';
+import fc from 'fast-check';
 
 const sampleTx = (): Tx => ({
   chainId: 'test-chain',
@@ -41,6 +44,48 @@ test('decodeCanonical rejects bytes that are not the canonical encoding', () => 
 test('a tx survives encode/decode unchanged', () => {
   const tx = sampleTx();
   assert.deepEqual(decodeTx(encodeTx(tx)), tx);
+});
+
+test('sign bytes cut from an encoded tx equal the sign bytes encoded from its fields', () => {
+  const anchor = fc.record({
+    record: fc.stringMatching(/^[0-9a-f]{32}$/),
+    patient: fc.stringMatching(/^[0-9a-f]{32}$/),
+    resourceType: fc.stringMatching(/^[A-Z][A-Za-z]{1,63}$/),
+    contentHash: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    size: fc.nat(),
+    previous: fc.option(fc.stringMatching(/^[0-9a-f]{32}$/)),
+  });
+  const tx = fc.record({
+    chainId: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/),
+    type: fc.constant(TxType.RecordAnchor),
+    from: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    nonce: fc.maxSafeNat(),
+    payload: anchor,
+    signature: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+  });
+  fc.assert(
+    fc.property(tx, (t) => {
+      const bytes = encodeTx(t as Tx);
+      const decoded = decodeTx(bytes);
+      assert.deepEqual(encodedTxSignBytes(bytes), txSignBytes(decoded));
+    }),
+  );
+  assert.deepEqual(encodedTxSignBytes(encodeTx(sampleTx())), txSignBytes(sampleTx()));
+});
+
+test('sign bytes are not cut from bytes that are not an encoded tx', () => {
+  const bytes = encodeTx(sampleTx());
+  for (const bad of [
+    new Uint8Array(0),
+    bytes.subarray(0, 60),
+    bytes.subarray(0, bytes.length - 1),
+    encodeCanonical([1, 2, 3]),
+  ]) {
+    assert.throws(
+      () => encodedTxSignBytes(bad),
+      (e: unknown) => e instanceof MedLedgerError,
+    );
+  }
 });
 
 test('decodeTx names the field that is wrong', () => {

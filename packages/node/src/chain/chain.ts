@@ -9,7 +9,7 @@ import {
   encodeCommit,
   encodeHeader,
   toHex,
-  txSignBytes,
+  encodedTxSignBytes,
   voteSignBytes,
   type Block,
   type Commit,
@@ -256,7 +256,7 @@ export class Chain {
         throw invalid(`tx ${i}: ${(err as Error).message}`);
       }
       if (!this.modules.verified.has(id)) {
-        if (!verifySignature(tx.from, txSignBytes(tx), tx.signature)) throw invalid(`tx ${i}: bad signature`);
+        if (!verifySignature(tx.from, encodedTxSignBytes(raw), tx.signature)) throw invalid(`tx ${i}: bad signature`);
         this.modules.verified.add(id);
       }
       return { tx, hash: txHash };

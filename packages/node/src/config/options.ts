@@ -48,7 +48,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   org: 'org',
   api: { host: '127.0.0.1', port: 26657, bodyLimitBytes: 1024 * 1024, commitWaitMs: 30_000 },
   p2p: { host: '127.0.0.1', port: 26656, bootstrap: [] },
-  mempool: { maxTxs: 10_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000, verifyThreads: 2 },
+  mempool: { maxTxs: 5_000, maxBytes: 64 * 1024 * 1024, maxPerAccount: 10_000, verifyThreads: 2 },
   sync: { verifyTxSignatures: false },
   log: { level: 'info' },
   faults: false,

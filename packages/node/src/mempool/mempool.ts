@@ -1,4 +1,4 @@
-import { MedLedgerError, decodeTx, txSignBytes, type Tx } from '@medledger/types';
+import { MedLedgerError, decodeTx, encodedTxSignBytes, type Tx } from '@medledger/types';
 import { addressHex, sha256, verifySignature } from '@medledger/crypto';
 import { TxCode, type StateMachine, type TxResult } from '@medledger/state';
 import type { MempoolOptions } from '../config/options.js';
@@ -98,7 +98,7 @@ export class Mempool implements MempoolView {
       throw new MedLedgerError(NodeErrorCode.WrongChain, `tx is for chain ${tx.chainId}`);
     }
     if (!this.modules.verified.has(hashHex)) {
-      if (!verifySignature(tx.from, txSignBytes(tx), tx.signature)) {
+      if (!verifySignature(tx.from, encodedTxSignBytes(bytes), tx.signature)) {
         throw new MedLedgerError(NodeErrorCode.BadSignature, 'signature does not verify');
       }
       this.modules.verified.add(hashHex);

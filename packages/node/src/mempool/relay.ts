@@ -4,8 +4,8 @@ import {
   decodeByteStrings,
   decodeTx,
   encodeCanonical,
+  encodedTxSignBytes,
   toHex,
-  txSignBytes,
 } from '@medledger/types';
 import { sha256, type VerifierPool, type VerifyItem } from '@medledger/crypto';
 import type { NetworkService } from '@medledger/network';
@@ -303,15 +303,15 @@ export class TxRelay {
    * loop stays free for consensus and the API meanwhile (ADR 0008).
    */
   async #preverify(
-    txs: { decoded?: DecodedBytes }[],
+    txs: { bytes: Uint8Array; decoded?: DecodedBytes }[],
     v: { pool: VerifierPool; verified: VerifiedTxCache },
   ): Promise<void> {
     const items: VerifyItem[] = [];
     const ids: string[] = [];
-    for (const { decoded } of txs) {
+    for (const { bytes, decoded } of txs) {
       if (!decoded || v.verified.has(decoded.hashHex)) continue;
       const { tx } = decoded;
-      items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
+      items.push({ publicKey: tx.from, message: encodedTxSignBytes(bytes), signature: tx.signature });
       ids.push(decoded.hashHex);
     }
     const ok = await v.pool.verify(items);

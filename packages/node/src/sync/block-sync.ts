@@ -10,9 +10,9 @@ import {
   decodeTx,
   encodeCanonical,
   encodeCommit,
+  encodedTxSignBytes,
   shapeError,
   toHex,
-  txSignBytes,
   type Block,
   type Commit,
   type Tx,
@@ -177,7 +177,7 @@ export class BlockSync {
           this.#decoded.set(id, tx);
           continue;
         }
-        items.push({ publicKey: tx.from, message: txSignBytes(tx), signature: tx.signature });
+        items.push({ publicKey: tx.from, message: encodedTxSignBytes(raw), signature: tx.signature });
         ids.push(id);
         txs.push(tx);
       }
