@@ -25,5 +25,7 @@ export interface ExecContext {
 
 export type TxHandler<T extends TxType> = (ctx: ExecContext, payload: TxPayloads[T]) => TxResult;
 
-export const ok = (): TxResult => ({ code: TxCode.Ok, log: '' });
+/** Shared and frozen: a block keeps every tx's result until it commits, most of them this one. */
+const OK: TxResult = Object.freeze({ code: TxCode.Ok, log: '' });
+export const ok = (): TxResult => OK;
 export const fail = (code: TxCode, log: string): TxResult => ({ code, log });

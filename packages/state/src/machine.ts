@@ -1,5 +1,5 @@
 import { addressOf } from '@medledger/crypto';
-import { metaKey, MetaKey, type Database, type WriteBatch } from '@medledger/db';
+import { Bucket, inBucket, metaKey, MetaKey, type Database, type WriteBatch } from '@medledger/db';
 import {
   bytesEqual,
   toHex,
@@ -176,7 +176,12 @@ export class MedLedgerStateMachine implements StateMachine {
       if (w.value === null) batch.del(w.key);
       else batch.put(w.key, w.value);
     }
-    this.#executed.set(toHex(appHash), writes);
+    // The read cache holds State entries only: `commit` keeps those, and the index writes (five
+    // of a record anchor's seven) are garbage while still young instead of living to the commit.
+    this.#executed.set(
+      toHex(appHash),
+      writes.filter((w) => inBucket(w.key, Bucket.State)),
+    );
     const next: StateMeta = { height: header.height, appHash, time: header.time, genesisHash: meta.genesisHash };
     batch.put(metaKey(MetaKey.State), encodeEntry(next));
     return { appHash, results };

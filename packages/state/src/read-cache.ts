@@ -1,8 +1,8 @@
-import type { KeyValueReader } from '@medledger/db';
+import { Bucket, inBucket, type KeyValueReader } from '@medledger/db';
 import { keyId, type CommittedReader, type KeyedWrite } from './overlay.js';
 
 /**
- * Committed state values that execution read, kept in memory: every tx reads its sender's nonce
+ * Committed State-bucket values that execution read, kept in memory: every tx reads its sender's nonce
  * and key owner, most read a patient, and these few keys recur in every block (a LevelDB point
  * read was a tenth of block execution). Only present values are kept; the committed block's
  * writes update the keys held, so the cache always equals the database (`apply` is called with
@@ -20,7 +20,8 @@ export class CommittedReadCache implements CommittedReader {
     const hit = this.#values.get(id);
     if (hit !== undefined) return hit;
     const value = this.db.getSync(key);
-    if (value !== undefined) {
+    // State entries only: a block's commit hands over only its State writes (StateMachine.commit).
+    if (value !== undefined && inBucket(key, Bucket.State)) {
       if (this.#values.size >= this.capacity) this.#values.clear();
       this.#values.set(id, value);
     }

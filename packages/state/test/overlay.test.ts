@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StateOverlay } from '../src/overlay.js';
+import { Bucket } from '@medledger/db';
+import { keyId, StateOverlay } from '../src/overlay.js';
+import { CommittedReadCache } from '../src/read-cache.js';
 
 const k = (...b: number[]) => new Uint8Array(b);
 const v = (n: number) => new Uint8Array([n]);
@@ -54,4 +56,31 @@ test('writes are sorted by key bytes whatever the order they came in, the last v
   );
   assert.equal(o.writes()[0]!.value, null);
   assert.equal(o.get(k(1)), undefined);
+});
+
+test('the read cache keeps State entries only, and a commit updates the ones it holds', () => {
+  const stateKey = k(Bucket.State, 1);
+  const indexKey = k(Bucket.Index, 1);
+  const db = new Map([
+    [String(stateKey), v(10)],
+    [String(indexKey), v(20)],
+  ]);
+  let reads = 0;
+  const cache = new CommittedReadCache({
+    getSync: (key: Uint8Array) => {
+      reads++;
+      return db.get(String(key));
+    },
+  });
+  cache.getSync(stateKey);
+  cache.getSync(stateKey);
+  assert.equal(reads, 1, 'a State entry is read from the database once');
+  cache.getSync(indexKey);
+  cache.getSync(indexKey);
+  assert.equal(reads, 3, 'an index entry is not kept');
+
+  db.set(String(stateKey), v(11));
+  cache.apply([{ id: keyId(stateKey), key: stateKey, value: v(11) }]);
+  assert.deepEqual(cache.getSync(stateKey), v(11));
+  assert.equal(reads, 3);
 });
