@@ -2,11 +2,11 @@ import { Bucket, inBucket, type KeyValueReader } from '@medledger/db';
 import { keyId, type CommittedReader, type KeyedWrite } from './overlay.js';
 
 /**
- * Committed State-bucket values that execution read, kept in memory: every tx reads its sender's nonce
- * and key owner, most read a patient, and these few keys recur in every block (a LevelDB point
- * read was a tenth of block execution). Only present values are kept; the committed block's
- * writes update the keys held, so the cache always equals the database (`apply` is called with
- * the writes of each committed block, nothing else writes state).
+ * Committed State-bucket values that execution read, kept in memory: every tx reads its sender's
+ * nonce and key owner, most read a patient, and these few keys recur in every block (a LevelDB
+ * point read was a tenth of block execution). Only present values are kept; the committed
+ * block's State writes update the keys held, so the cache always equals the database (`apply`
+ * is called with the writes of each committed block, nothing else writes state).
  */
 export class CommittedReadCache implements CommittedReader {
   readonly #values = new Map<string, Uint8Array>();
