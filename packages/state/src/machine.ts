@@ -164,9 +164,13 @@ export class MedLedgerStateMachine implements StateMachine {
     const results = txs.map((d, i) => this.#executeTx(overlay, d.tx, d.hash, i, env, undefined));
 
     const writes = overlay.writes();
+    // The app hash commits to the State writes, and the read cache holds State entries only, so
+    // `commit` keeps those; the index writes (five of a record anchor's seven) are garbage while
+    // still young instead of living to the commit.
+    const stateWrites = writes.filter((w) => inBucket(w.key, Bucket.State));
     const appHash = nextAppHash(
       meta.appHash,
-      writeSetHash(writes),
+      writeSetHash(stateWrites),
       resultsHash(
         txs.map((d) => d.hash),
         results,
@@ -176,12 +180,7 @@ export class MedLedgerStateMachine implements StateMachine {
       if (w.value === null) batch.del(w.key);
       else batch.put(w.key, w.value);
     }
-    // The read cache holds State entries only: `commit` keeps those, and the index writes (five
-    // of a record anchor's seven) are garbage while still young instead of living to the commit.
-    this.#executed.set(
-      toHex(appHash),
-      writes.filter((w) => inBucket(w.key, Bucket.State)),
-    );
+    this.#executed.set(toHex(appHash), stateWrites);
     const next: StateMeta = { height: header.height, appHash, time: header.time, genesisHash: meta.genesisHash };
     batch.put(metaKey(MetaKey.State), encodeEntry(next));
     return { appHash, results };
