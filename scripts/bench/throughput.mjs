@@ -183,6 +183,11 @@ export async function runThroughput(o) {
     nodeMemoryAtEnd: metrics.memory,
     stepMs: stepMeansMs(metrics0, metrics1),
     proposalTxsFetched: metrics1.proposalTxsFetched - metrics0.proposalTxsFetched,
+    gcPauseMsPerTx: gcPauseMsPerTx(
+      metrics0,
+      metrics1,
+      anchors.filter((t) => t.commits > 0 && t.committedAt >= t0 && t.committedAt <= endAt).length,
+    ),
     eventLoopDelayMs: metrics1.eventLoopDelayMs,
     txsPerApiRequest: round(lanes.stats.accepted / Math.max(1, metrics1.batchRequests - metrics0.batchRequests), 1),
     nodes: nodeStats,
@@ -210,11 +215,23 @@ function stepMeansMs(before, after) {
   );
 }
 
+const GC_KINDS = ['minor', 'major', 'incremental'];
+
+/** Main-thread GC pauses of all nodes over the timed phase, per tx committed in it, by kind. */
+function gcPauseMsPerTx(before, after, txs) {
+  return Object.fromEntries(
+    GC_KINDS.map((kind) => [
+      kind,
+      txs > 0 ? round(((after.gcSeconds[kind] - before.gcSeconds[kind]) * 1000) / txs, 3) : null,
+    ]),
+  );
+}
+
 /**
  * A few node-side numbers from `GET /metrics` (Prometheus text): block execution time averaged
  * over the nodes, memory and event-loop delay per node (delay since the previous scrape), and
  * counters summed over the nodes: `POST /txs/batch` requests answered, txs validators fetched
- * from a proposer, consensus step times.
+ * from a proposer, consensus step times, GC pause time by kind.
  */
 async function scrapeMetrics(apis) {
   let execSum = 0;
@@ -224,6 +241,7 @@ async function scrapeMetrics(apis) {
   const memory = [];
   const eventLoopDelayMs = [];
   const steps = Object.fromEntries(STEPS.map((step) => [step, { sum: 0, count: 0 }]));
+  const gcSeconds = Object.fromEntries(GC_KINDS.map((kind) => [kind, 0]));
   for (const api of apis) {
     try {
       const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
@@ -247,6 +265,8 @@ async function scrapeMetrics(apis) {
       );
       for (const [, count] of batchCounts) batchRequests += Number(count);
       proposalTxsFetched += num('medledger_consensus_proposal_txs_fetched_total');
+      for (const kind of GC_KINDS)
+        gcSeconds[kind] += num(`medledger_process_nodejs_gc_duration_seconds_sum{kind="${kind}"}`);
       for (const step of STEPS) {
         steps[step].sum += num(`medledger_consensus_step_seconds_sum{step="${step}"}`);
         steps[step].count += num(`medledger_consensus_step_seconds_count{step="${step}"}`);
@@ -262,5 +282,6 @@ async function scrapeMetrics(apis) {
     batchRequests,
     proposalTxsFetched,
     steps,
+    gcSeconds,
   };
 }

@@ -5,11 +5,28 @@ import { sha256, sha256Parts } from './hash.js';
  * RFC 6962 Merkle tree: leaves and inner nodes hashed with distinct prefixes, so a leaf can
  * never be passed off as a node (second-preimage safe). The root of no leaves is sha256("").
  */
-const LEAF = new Uint8Array([0]);
-const NODE = new Uint8Array([1]);
+const HASH_BYTES = 32;
 
-const leafHash = (leaf: Uint8Array) => sha256Parts([LEAF, leaf]);
-const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256Parts([NODE, l, r]);
+/**
+ * Prefix and parts are laid out in reused buffers and hashed one-shot: a block's tree takes two
+ * hashes per tx (its leaf and an inner node), and a hash object for each cost twice as much.
+ * Inner nodes are always 32-byte hashes; leaves are tx hashes, other sizes take the slow path.
+ */
+const leafInput = new Uint8Array(1 + HASH_BYTES); // 0x00 ‖ leaf
+const nodeInput = new Uint8Array(1 + 2 * HASH_BYTES); // 0x01 ‖ left ‖ right
+nodeInput[0] = 1;
+
+function leafHash(leaf: Uint8Array): Uint8Array {
+  if (leaf.length !== HASH_BYTES) return sha256Parts([leafInput.subarray(0, 1), leaf]);
+  leafInput.set(leaf, 1);
+  return sha256(leafInput);
+}
+
+function nodeHash(l: Uint8Array, r: Uint8Array): Uint8Array {
+  nodeInput.set(l, 1);
+  nodeInput.set(r, 1 + HASH_BYTES);
+  return sha256(nodeInput);
+}
 
 /** Largest power of two strictly below n (n >= 2). */
 function split(n: number): number {
@@ -23,10 +40,11 @@ export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
   return subtreeRoot(leaves.map(leafHash));
 }
 
-function subtreeRoot(hashes: readonly Uint8Array[]): Uint8Array {
-  if (hashes.length === 1) return hashes[0]!;
-  const k = split(hashes.length);
-  return nodeHash(subtreeRoot(hashes.slice(0, k)), subtreeRoot(hashes.slice(k)));
+/** Root of `hashes[from, to)` (the whole list by default), without copying sub-lists. */
+function subtreeRoot(hashes: readonly Uint8Array[], from = 0, to = hashes.length): Uint8Array {
+  if (to - from === 1) return hashes[from]!;
+  const mid = from + split(to - from);
+  return nodeHash(subtreeRoot(hashes, from, mid), subtreeRoot(hashes, mid, to));
 }
 
 export interface MerkleProof {
@@ -72,7 +90,7 @@ export function verifyMerkleProof(root: Uint8Array, leaf: Uint8Array, proof: Mer
       n -= k;
     }
   }
-  if (sides.length !== path.length) return false;
+  if (sides.length !== path.length || path.some((h) => h.length !== HASH_BYTES)) return false;
   let h = leafHash(leaf);
   for (let level = 0; level < path.length; level++) {
     const leftChild = sides[sides.length - 1 - level]!;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,34 @@ test('merkle proofs verify for every leaf of trees of many sizes and fail for ot
       assert.equal(verifyMerkleProof(root, sha256('other'), proof), false);
     }
   }
+});
+
+test('merkle roots follow RFC 6962 (0x00 leaf, 0x01 node prefixes, largest power-of-two split)', () => {
+  const h = (...parts: Uint8Array[]) => {
+    const hash = createHash('sha256');
+    for (const p of parts) hash.update(p);
+    return new Uint8Array(hash.digest());
+  };
+  const reference = (leaves: Uint8Array[]): Uint8Array => {
+    if (leaves.length === 0) return h();
+    if (leaves.length === 1) return h(new Uint8Array([0]), leaves[0]!);
+    let k = 1;
+    while (k * 2 < leaves.length) k *= 2;
+    return h(new Uint8Array([1]), reference(leaves.slice(0, k)), reference(leaves.slice(k)));
+  };
+  for (let n = 0; n <= 40; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => sha256(String(i)));
+    assert.deepEqual(merkleRoot(leaves), reference(leaves), `n=${n}`);
+  }
+  const odd = [new Uint8Array([7]), sha256('x'), new Uint8Array(40)];
+  assert.deepEqual(merkleRoot(odd), reference(odd), 'leaves of other sizes');
+});
+
+test('a merkle proof whose path holds a value that is not a 32-byte hash is refused', () => {
+  const leaves = Array.from({ length: 5 }, (_, i) => sha256(String(i)));
+  const proof = merkleProof(leaves, 2);
+  const long = { ...proof, path: proof.path.map((p, i) => (i === 0 ? new Uint8Array([...p, 0]) : p)) };
+  assert.equal(verifyMerkleProof(merkleRoot(leaves), leaves[2]!, long), false);
 });
 
 test('encrypted key files need the passphrase and never hold the seed in the clear', () => {

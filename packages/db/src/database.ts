@@ -4,31 +4,50 @@ import type { Database, WriteBatch } from './interface.js';
 import { DbErrorCode, dbError } from './errors.js';
 import { DEFAULT_DATABASE_OPTIONS, validateDatabaseOptions, type DatabaseOptions } from './options.js';
 
-type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+type NativeBatch = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['batch']>;
 
 /**
- * Operations collected for one atomic write. Repositories may attach `onWritten` hooks that run
- * once the batch is on disk (the block store uses one to move its cached latest height).
+ * Operations collected for one atomic write. Each op goes to LevelDB's native batch as it is
+ * made: a block's batch lives from its execution to its commit, and ops held as JS objects
+ * until then were copied by every young-generation GC in between. A batch that will not be
+ * written must be `discard`ed (the database keeps each native batch until it is written or
+ * closed). Repositories may attach `onWritten` hooks that run once the batch is on disk (the
+ * block store uses one to move its cached latest height).
  */
 export class LevelWriteBatch implements WriteBatch {
-  readonly ops: BatchOp[] = [];
+  #native: NativeBatch | undefined;
+  #length = 0;
   #hooks: (() => void)[] = [];
   #written = false;
+  #discarded = false;
 
-  constructor(readonly owner: LevelDatabase) {}
+  constructor(
+    readonly owner: LevelDatabase,
+    private readonly openNative: () => NativeBatch,
+  ) {}
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#assertOpen();
-    this.ops.push({ type: 'put', key, value });
+    const native = this.#nativeBatch();
+    try {
+      native.put(key, value);
+    } catch (err) {
+      throw opFailed(err);
+    }
+    this.#length++;
   }
 
   del(key: Uint8Array): void {
-    this.#assertOpen();
-    this.ops.push({ type: 'del', key });
+    const native = this.#nativeBatch();
+    try {
+      native.del(key);
+    } catch (err) {
+      throw opFailed(err);
+    }
+    this.#length++;
   }
 
   get length(): number {
-    return this.ops.length;
+    return this.#length;
   }
 
   get written(): boolean {
@@ -41,18 +60,41 @@ export class LevelWriteBatch implements WriteBatch {
     this.#hooks.push(hook);
   }
 
+  discard(): void {
+    if (this.#written || this.#discarded) return;
+    this.#discarded = true;
+    void this.#native?.close().catch(() => undefined);
+    this.#native = undefined;
+  }
+
+  /** @internal called by LevelDatabase.write: the native batch, empty ones too. */
+  take(): NativeBatch {
+    this.#assertOpen();
+    return this.#nativeBatch();
+  }
+
   /** @internal called by LevelDatabase.write once the ops are on disk. */
   markWritten(): void {
     this.#written = true;
+    this.#native = undefined;
     const hooks = this.#hooks;
     this.#hooks = [];
     for (const hook of hooks) hook();
   }
 
+  #nativeBatch(): NativeBatch {
+    this.#assertOpen();
+    return (this.#native ??= this.openNative());
+  }
+
   #assertOpen(): void {
     if (this.#written) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was already written');
+    if (this.#discarded) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was discarded');
   }
 }
+
+/** An op refused by the native batch: the database closed under it, or a key that is no bytes. */
+const opFailed = (err: unknown) => dbError(DbErrorCode.WRITE_FAILED, `batch op failed: ${(err as Error).message}`);
 
 /** Entries a range reads first (unless it has a smaller limit), then per native call. */
 const RANGE_FIRST_CHUNK = 64;
@@ -168,24 +210,22 @@ export class LevelDatabase implements Database {
   }
 
   createBatch(): LevelWriteBatch {
-    return new LevelWriteBatch(this);
+    return new LevelWriteBatch(this, () => {
+      this.#assertOpen();
+      return this.#level.batch();
+    });
   }
 
   async write(batch: WriteBatch, opts: { sync?: boolean } = {}): Promise<void> {
     if (!(batch instanceof LevelWriteBatch) || batch.owner !== this) {
       throw dbError(DbErrorCode.FOREIGN_BATCH, 'batch was not created by this database');
     }
-    if (batch.written) throw dbError(DbErrorCode.BATCH_WRITTEN, 'batch was already written');
     this.#assertOpen();
+    // A chained batch hands each op straight to the native batch; the array form clones and
+    // re-validates every op in JS first, which measured 3-5x slower for block-sized batches.
+    const native = batch.take();
     try {
-      // A chained batch hands each op straight to the native batch; the array form clones and
-      // re-validates every op in JS first, which measured 3-5x slower for block-sized batches.
-      const chained = this.#level.batch();
-      for (const op of batch.ops) {
-        if (op.type === 'put') chained.put(op.key, op.value);
-        else chained.del(op.key);
-      }
-      await chained.write({ sync: opts.sync ?? false });
+      await native.write({ sync: opts.sync ?? false });
     } catch (err) {
       throw dbError(DbErrorCode.WRITE_FAILED, `batch write failed: ${(err as Error).message}`, {
         ops: batch.length,

@@ -9,6 +9,8 @@ export interface WriteBatch {
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
   readonly length: number;
+  /** Releases a batch that will not be written; later ops on it throw. */
+  discard(): void;
 }
 
 export interface KeyValueReader {

@@ -70,11 +70,37 @@ test('write hooks run after the write, once; a batch cannot be reused or written
     assert.equal(calls, 1);
     await assert.rejects(a.db.write(batch), { code: 'DB_BATCH_WRITTEN' });
     assert.throws(() => batch.put(bytes(2), bytes(2)), { code: 'DB_BATCH_WRITTEN' });
-    const foreign: WriteBatch = { put() {}, del() {}, length: 0 };
+    const foreign: WriteBatch = { put() {}, del() {}, length: 0, discard() {} };
     await assert.rejects(a.db.write(foreign), { code: 'DB_FOREIGN_BATCH' });
   } finally {
     await a.cleanup();
     await b.cleanup();
+  }
+});
+
+test('a discarded batch writes nothing and takes no more ops; an open one does not keep the database from closing', async () => {
+  const dir = tempDir();
+  try {
+    const db = createDatabase({ ...TEST_DATABASE_OPTIONS, path: dir.path });
+    await db.open();
+    const dropped = db.createBatch();
+    dropped.put(bytes(1), bytes(1));
+    dropped.discard();
+    dropped.discard(); // twice is harmless
+    assert.throws(() => dropped.put(bytes(2), bytes(2)), { code: 'DB_BATCH_WRITTEN' });
+    await assert.rejects(db.write(dropped), { code: 'DB_BATCH_WRITTEN' });
+    assert.equal(db.getSync(bytes(1)), undefined);
+
+    const left = db.createBatch();
+    left.put(bytes(3), bytes(3));
+    await db.close();
+    assert.throws(() => left.put(bytes(4), bytes(4)), { code: 'DB_WRITE_FAILED' });
+    const again = createDatabase({ ...TEST_DATABASE_OPTIONS, path: dir.path });
+    await again.open();
+    assert.equal(again.getSync(bytes(3)), undefined, 'ops of a batch never written are not on disk');
+    await again.close();
+  } finally {
+    dir.remove();
   }
 });
 

@@ -1,5 +1,5 @@
 import { addressOf } from '@medledger/crypto';
-import { Bucket, inBucket, metaKey, MetaKey, type Database, type WriteBatch } from '@medledger/db';
+import { metaKey, MetaKey, type Database, type WriteBatch } from '@medledger/db';
 import {
   bytesEqual,
   toHex,
@@ -20,7 +20,7 @@ import {
   type TxResult,
   type Validator,
 } from './interface.js';
-import { fail, ok, type ExecContext, type TxHandler } from './context.js';
+import { fail, ok, type ExecContext, type StateReader, type TxHandler } from './context.js';
 import { nextAppHash, resultsHash, writeSetHash } from './commitment.js';
 import {
   decodeStateMeta,
@@ -82,6 +82,8 @@ export class MedLedgerStateMachine implements StateMachine {
   /** Validator sets with addresses computed, read once after each commit. */
   #validatorSets: { from: number; validators: Validator[] }[] | undefined;
   readonly #reads: CommittedReadCache;
+  /** Committed state for a read-only check: no overlay to allocate for every relayed tx. */
+  readonly #committedReader: StateReader = { get: (key) => this.#reads.getSync(key) };
   /** Writes of executed, not yet committed blocks, by app hash (a height may run several). */
   readonly #executed = new Map<string, KeyedWrite[]>();
 
@@ -126,18 +128,18 @@ export class MedLedgerStateMachine implements StateMachine {
   }
 
   checkNonce(tx: Tx): TxResult {
-    return this.#checkChainAndNonce(new StateOverlay(this.#reads), tx, addressOf(tx.from), undefined) ?? ok();
+    return this.#checkChainAndNonce(this.#committedReader, tx, addressOf(tx.from), undefined) ?? ok();
   }
 
   /** The first checks of every tx; neither consumes the nonce. A failure, or undefined. */
   #checkChainAndNonce(
-    overlay: StateOverlay,
+    store: StateReader,
     tx: Tx,
     address: Uint8Array,
     pendingNonce: number | undefined,
   ): TxResult | undefined {
     if (tx.chainId !== this.#genesis.chainId) return fail(TxCode.WrongChain, 'tx is for another chain');
-    if (!nonceAcceptable(tx.nonce, readNonce(overlay, address), pendingNonce)) {
+    if (!nonceAcceptable(tx.nonce, readNonce(store, address), pendingNonce)) {
       return fail(TxCode.BadNonce, 'nonce is not above the last one used');
     }
     return undefined;
@@ -163,11 +165,10 @@ export class MedLedgerStateMachine implements StateMachine {
     const overlay = new StateOverlay(this.#reads);
     const results = txs.map((d, i) => this.#executeTx(overlay, d.tx, d.hash, i, env, undefined));
 
-    const writes = overlay.writes();
     // The app hash commits to the State writes, and the read cache holds State entries only, so
-    // `commit` keeps those; the index writes (five of a record anchor's seven) are garbage while
-    // still young instead of living to the commit.
-    const stateWrites = writes.filter((w) => inBucket(w.key, Bucket.State));
+    // `commit` keeps those; the index writes (five of a record anchor's seven) go to the batch
+    // and are garbage while still young instead of living to the commit.
+    const stateWrites = overlay.writes();
     const appHash = nextAppHash(
       meta.appHash,
       writeSetHash(stateWrites),
@@ -176,9 +177,11 @@ export class MedLedgerStateMachine implements StateMachine {
         results,
       ),
     );
-    for (const w of writes) {
-      if (w.value === null) batch.del(w.key);
-      else batch.put(w.key, w.value);
+    for (const writes of [stateWrites, overlay.indexWrites()]) {
+      for (const w of writes) {
+        if (w.value === null) batch.del(w.key);
+        else batch.put(w.key, w.value);
+      }
     }
     this.#executed.set(toHex(appHash), stateWrites);
     const next: StateMeta = { height: header.height, appHash, time: header.time, genesisHash: meta.genesisHash };

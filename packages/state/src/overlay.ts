@@ -1,3 +1,6 @@
+import { Bucket } from '@medledger/db';
+import { bytesEqual } from '@medledger/types';
+
 export interface StateWrite {
   key: Uint8Array;
   /** null = delete. */
@@ -22,18 +25,25 @@ export interface CommittedReader {
  * The running tx writes into the block's map and remembers what each write replaced, so a tx
  * that fails a rule leaves nothing behind (`rollbackTx`) while its nonce, written before the tx
  * opens, stays consumed. Undoing is the rare case; a successful tx costs no copy.
+ *
+ * Index entries (five of a record anchor's seven writes) are derived and never read back during
+ * execution, so they skip the map: they are kept in write order, and a rollback cuts the list.
  */
 export class StateOverlay {
   readonly #base: CommittedReader;
   readonly #block = new Map<string, KeyedWrite>();
+  readonly #index: StateWrite[] = [];
   /** What the running tx's writes replaced, oldest first; null outside a tx. */
   #undo: { id: string; replaced: KeyedWrite | undefined }[] | null = null;
+  /** Length of the index list when the running tx began. */
+  #indexMark = 0;
 
   constructor(base: CommittedReader) {
     this.#base = base;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
+    if (key[0] === Bucket.Index) return this.#getIndex(key);
     const id = keyId(key);
     const write = this.#block.get(id);
     if (write) return write.value ?? undefined;
@@ -45,11 +55,22 @@ export class StateOverlay {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#set({ id: keyId(key), key, value });
+    if (key[0] === Bucket.Index) this.#index.push({ key, value });
+    else this.#set({ id: keyId(key), key, value });
   }
 
   del(key: Uint8Array): void {
-    this.#set({ id: keyId(key), key, value: null });
+    if (key[0] === Bucket.Index) this.#index.push({ key, value: null });
+    else this.#set({ id: keyId(key), key, value: null });
+  }
+
+  /** No handler reads the index today; a read is still answered right, newest write first. */
+  #getIndex(key: Uint8Array): Uint8Array | undefined {
+    for (let i = this.#index.length - 1; i >= 0; i--) {
+      const write = this.#index[i]!;
+      if (bytesEqual(write.key, key)) return write.value ?? undefined;
+    }
+    return this.#base.getSync(key);
   }
 
   #set(write: KeyedWrite): void {
@@ -59,6 +80,7 @@ export class StateOverlay {
 
   beginTx(): void {
     this.#undo = [];
+    this.#indexMark = this.#index.length;
   }
 
   commitTx(): void {
@@ -73,15 +95,21 @@ export class StateOverlay {
       if (replaced) this.#block.set(id, replaced);
       else this.#block.delete(id);
     }
+    this.#index.length = this.#indexMark;
     this.#undo = null;
   }
 
   /**
-   * Every write of the block, sorted by key bytes: the order never depends on the order of writes.
-   * Comparing the latin1 ids as strings orders them as `compareBytes` would, with native
-   * string comparisons.
+   * Every write of the block outside the index, sorted by key bytes: the order never depends on
+   * the order of writes. Comparing the latin1 ids as strings orders them as `compareBytes`
+   * would, with native string comparisons.
    */
   writes(): KeyedWrite[] {
     return [...this.#block.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The block's index writes in the order they were made (a later write of a key wins). */
+  indexWrites(): readonly StateWrite[] {
+    return this.#index;
   }
 }

@@ -58,6 +58,36 @@ test('writes are sorted by key bytes whatever the order they came in, the last v
   assert.equal(o.get(k(1)), undefined);
 });
 
+test('index writes stay in write order outside the sorted writes, and a rolled-back tx drops its own', () => {
+  const o = overlay();
+  const index = (...b: number[]) => k(Bucket.Index, ...b);
+  o.beginTx();
+  o.put(index(9), v(1));
+  o.put(k(Bucket.State, 1), v(2));
+  o.put(index(3), v(3));
+  o.commitTx();
+  o.beginTx();
+  o.put(index(5), v(4));
+  o.del(index(9));
+  assert.equal(o.get(index(9)), undefined, 'a tx reads its own index delete');
+  assert.deepEqual(o.get(index(5)), v(4));
+  o.rollbackTx();
+
+  assert.deepEqual(o.get(index(9)), v(1));
+  assert.equal(o.has(index(5)), false);
+  assert.deepEqual(
+    o.indexWrites().map((w) => [[...w.key], w.value && [...w.value]]),
+    [
+      [[Bucket.Index, 9], [1]],
+      [[Bucket.Index, 3], [3]],
+    ],
+  );
+  assert.deepEqual(
+    o.writes().map((w) => [...w.key]),
+    [[Bucket.State, 1]],
+  );
+});
+
 test('the read cache keeps State entries only, and a commit updates the ones it holds', () => {
   const stateKey = k(Bucket.State, 1);
   const indexKey = k(Bucket.Index, 1);

@@ -177,13 +177,13 @@ export class Chain {
         lastCommitHash: lastCommit ? sha256(encodeCommit(lastCommit)) : ZERO_HASH,
       };
       const decoded: DecodedTx[] = txs.map((t) => ({ tx: t.tx, hash: t.hash }));
-      const batch = this.modules.db.createBatch();
       const started = performance.now();
-      const execution = this.modules.state.executeBlock(header, decoded, batch);
+      const { batch, execution } = this.#execute(header, decoded);
       this.#noteExecution(performance.now() - started, decoded.length);
       const failed = new Set(execution.results.flatMap((r, i) => (r.code === TxCode.Ok ? [] : [i])));
       if (failed.size > 0) {
         // Rare: the state moved since these txs were checked. Build again without them.
+        batch.discard();
         this.modules.onInvalidTxs?.(txs.filter((_, i) => failed.has(i)).map((t) => t.hashHex));
         txs = txs.filter((_, i) => !failed.has(i));
         continue;
@@ -262,14 +262,27 @@ export class Chain {
       return { tx, hash: txHash };
     });
     if (bytes > params.maxBlockBytes) throw invalid('block too large');
-    const batch = this.modules.db.createBatch();
-    const execution = this.modules.state.executeBlock(header, decoded, batch);
+    const { batch, execution } = this.#execute(header, decoded);
     const failed = execution.results.findIndex((r) => r.code !== TxCode.Ok);
-    if (failed >= 0) throw invalid(`tx ${failed} fails: ${execution.results[failed]!.log}`);
+    if (failed >= 0) {
+      batch.discard();
+      throw invalid(`tx ${failed} fails: ${execution.results[failed]!.log}`);
+    }
     this.#executions.set(toHex(hash), { batch, execution, txs: decoded });
     this.modules.metrics.blockExecSeconds.observe((performance.now() - started) / 1000);
     this.#noteExecution(performance.now() - started, decoded.length);
     return hash;
+  }
+
+  /** Executes a block into a new batch; the batch is released if execution throws. */
+  #execute(header: Header, txs: DecodedTx[]): { batch: WriteBatch; execution: BlockExecution } {
+    const batch = this.modules.db.createBatch();
+    try {
+      return { batch, execution: this.modules.state.executeBlock(header, txs, batch) };
+    } catch (err) {
+      batch.discard();
+      throw err;
+    }
   }
 
   /**
@@ -340,6 +353,8 @@ export class Chain {
     this.modules.state.commit(block.header.height, execution.appHash);
     const previousTime = this.latestTime;
     this.#latest = stored;
+    // Executions of blocks not decided (other rounds) are dropped with their batches.
+    for (const e of this.#executions.values()) if (e.batch !== batch) e.batch.discard();
     this.#executions.clear();
     const m = this.modules.metrics;
     m.height.set(block.header.height);
