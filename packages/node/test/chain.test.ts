@@ -11,6 +11,7 @@ import {
   type Block,
   type Commit,
 } from '@medledger/types';
+import type { WriteBatch } from '@medledger/db';
 import { merkleRoot, sha256, signTx } from '@medledger/crypto';
 import { blockHash } from '../src/chain/chain.js';
 import { createLedger } from './fixtures.js';
@@ -137,5 +138,56 @@ describe('chain: proposals, validation and commit certificates (4 validators)', 
       /tx 0 fails: nonce/,
     );
     assert.equal(ledger.blocks.getTx(candidate.hash)?.height, height);
+  });
+});
+
+describe('chain: the batches of executions that are not written', () => {
+  test("are discarded: a failing block at once, other rounds' blocks when one is committed", async () => {
+    const batches: WriteBatch[] = [];
+    const ledger = await createLedger({ validators: 4, onBatch: (b) => batches.push(b) });
+    batches.length = 0; // the genesis batch, written by init
+    try {
+      const sorted = [...ledger.validators].sort((a, b) => Buffer.compare(a.address, b.address));
+      const register = (nonce: number, patient: string) =>
+        signTx(ledger.org, {
+          chainId: 'unit-chain',
+          type: TxType.PatientRegister,
+          nonce,
+          payload: { patient, account: null, encKey: null },
+        });
+      const tx = register(1, id());
+      ledger.mempool.add(tx.bytes);
+      const round0 = ledger.chain.buildProposal(0, Date.now(), sorted[1]!.address, ledger.mempool.reap(10, 1 << 20));
+      const round1 = ledger.chain.buildProposal(1, Date.now(), sorted[2]!.address, ledger.mempool.reap(10, 1 << 20));
+      // The same patient registered twice: the second tx fails, so the block is invalid.
+      const patient = id();
+      const failing = [register(2, patient), register(3, patient)].map((t) => t.bytes);
+      const header = { ...round0.block.header, txRoot: merkleRoot(failing.map((b) => sha256(b))) };
+      assert.match(
+        codeOf(() => ledger.chain.validateBlock({ ...round0.block, header, txs: failing }, Date.now())),
+        /tx 1 fails/,
+      );
+      assert.equal(batches.length, 3);
+
+      const signatures = ledger.validators.slice(0, 3).map((s) => ({
+        validator: s.address,
+        signature: s.sign(
+          voteSignBytes('unit-chain', { type: VoteType.Precommit, height: 1, round: 1, blockHash: round1.hash }),
+        ),
+      }));
+      await ledger.chain.commit(round1.block, { height: 1, round: 1, blockHash: round1.hash, signatures });
+
+      const fate = batches.map((b) => {
+        try {
+          b.put(new Uint8Array([0xff]), new Uint8Array(0));
+          return 'open';
+        } catch (err) {
+          return (err as Error).message;
+        }
+      });
+      assert.deepEqual(fate, ['batch was discarded', 'batch was already written', 'batch was discarded']);
+    } finally {
+      await ledger.close();
+    }
   });
 });

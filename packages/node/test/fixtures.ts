@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CHAIN_PARAMS, OrgKind, toHex, type Genesis } from '@medledger/types';
 import { generateKeyPair, Signer, type Ed25519KeyPair } from '@medledger/crypto';
-import { createBlockStore, createDatabase } from '@medledger/db';
+import { createBlockStore, createDatabase, type Database, type WriteBatch } from '@medledger/db';
 import { createStateMachine } from '@medledger/state';
 import { Chain } from '../src/chain/chain.js';
 import { VerifiedTxCache } from '../src/chain/verified-txs.js';
@@ -21,7 +21,14 @@ export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger
 
 /** A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node does. */
 export async function createLedger(
-  opts: { validators?: number; maxPerAccount?: number; maxTxs?: number; sameChainAs?: LedgerKeys } = {},
+  opts: {
+    validators?: number;
+    maxPerAccount?: number;
+    maxTxs?: number;
+    sameChainAs?: LedgerKeys;
+    /** Sees every batch the chain creates (to check what becomes of it). */
+    onBatch?: (batch: WriteBatch) => void;
+  } = {},
 ) {
   const { orgKey, otherOrgKey, nodeKeys } = opts.sameChainAs ?? {
     orgKey: generateKeyPair(),
@@ -59,7 +66,8 @@ export async function createLedger(
   const verified = new VerifiedTxCache();
   const logger = createLogger({ level: 'error', name: 'unit', stdout: false });
   const metrics = createMetrics();
-  const chain = new Chain({ genesis }, { db, blocks, state, verified, logger, metrics });
+  const chainDb: Database = opts.onBatch ? withBatchHook(db, opts.onBatch) : db;
+  const chain = new Chain({ genesis }, { db: chainDb, blocks, state, verified, logger, metrics });
   await chain.init();
   const mempool = new Mempool(
     {
@@ -84,4 +92,20 @@ export async function createLedger(
     keys: { orgKey, otherOrgKey, nodeKeys },
     close: () => db.close(),
   };
+}
+
+function withBatchHook(db: Database, onBatch: (batch: WriteBatch) => void): Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'createBatch') {
+        return () => {
+          const batch = target.createBatch();
+          onBatch(batch);
+          return batch;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
