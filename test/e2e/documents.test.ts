@@ -1,12 +1,21 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentAad, EncKey, readEncKeyFile, readKeyFile, Signer } from '@medledger/crypto';
 import { createDocumentRequest, MedLedgerClient } from '@medledger/client';
 import { fromHex, toHex, type AccessEventView } from '@medledger/types';
-import { cliJson, getJson, runCli, startTestnet, tempDir, waitFor, type Testnet } from './helpers/harness.js';
+import {
+  cliJson,
+  filesWithBytes,
+  getJson,
+  runCli,
+  startTestnet,
+  tempDir,
+  waitFor,
+  type Testnet,
+} from './helpers/harness.js';
 import { randomId } from './helpers/txs.js';
 
 /**
@@ -26,12 +35,6 @@ type AccessEvent = AccessEventView;
 /** The value at a dotted path (`entry.0.resource.status`), for assertions on FHIR JSON. */
 const at = (value: unknown, path: string): unknown =>
   path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map((f) => join(dir, String(f)))
-    .filter((f) => statSync(f).isFile());
-}
 
 /** Runs a CLI command that must be refused, and returns the error code of its one stderr line. */
 function refusal(args: string[]): string {
@@ -282,12 +285,11 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
     ];
     let scanned = 0;
     for (const info of net.info) {
-      const files = filesUnder(info.home);
-      assert.ok(files.some((f) => f.endsWith('node.log')));
-      for (const f of files) {
-        const bytes = readFileSync(f);
+      const files = filesWithBytes(info.home);
+      assert.ok(files.some((f) => f.path.endsWith('node.log')));
+      for (const { path, bytes } of files) {
         scanned += bytes.length;
-        for (const [what, needle] of needles) assert.equal(bytes.indexOf(needle), -1, `${f} holds the ${what}`);
+        for (const [what, needle] of needles) assert.equal(bytes.indexOf(needle), -1, `${path} holds the ${what}`);
       }
     }
     for (const n of net.nodes) {
@@ -298,7 +300,10 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
     // Crypto-shredding: after the erasure even the ciphertext is gone from the holder's files.
     const holder = net.info.find((i) => i.orgId === A.orgId)!;
     const probe = Buffer.from(ciphertext.subarray(0, 64));
-    const holding = () => filesUnder(join(holder.home, 'data')).filter((f) => readFileSync(f).indexOf(probe) !== -1);
+    const holding = () =>
+      filesWithBytes(join(holder.home, 'data'))
+        .filter((f) => f.bytes.indexOf(probe) !== -1)
+        .map((f) => f.path);
     // The deletion is compacted out of LevelDB's files right after the commit; allow it a moment.
     await waitFor('the erased ciphertext to leave the holder files', () => holding().length === 0, 10_000).catch(() => {
       assert.deepEqual(holding(), [], 'files still holding the erased ciphertext');

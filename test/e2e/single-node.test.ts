@@ -1,13 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TxType, encodeCanonical, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
+import { TxType, decodeBlock, encodeCanonical, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
 import { MedLedgerClient } from '@medledger/client';
 import type { SignedTx } from '@medledger/crypto';
 import {
   cliJson,
+  filesWithBytes,
   getJson,
   NodeProcess,
   postJson,
@@ -18,12 +19,6 @@ import {
   waitFor,
 } from './helpers/harness.js';
 import { randomId, submitTx, TestSigner } from './helpers/txs.js';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map((f) => join(dir, String(f)))
-    .filter((f) => statSync(f).isFile());
-}
 
 /** The committed location of every tx, once all of them are committed. */
 function allCommitted(client: MedLedgerClient, txs: { hash: string }[], timeoutMs: number) {
@@ -234,6 +229,25 @@ describe('a one-validator node started through the CLI', () => {
       [...positions].sort((a, b) => a - b),
       'committed in nonce order',
     );
+
+    // The same block as its canonical bytes, for a client that checks the hashes itself.
+    const height = committed[0]!.height;
+    const cbor = await fetch(`${api}/blocks/${height}`, { headers: { accept: 'application/cbor' } });
+    assert.equal(cbor.headers.get('content-type'), 'application/cbor');
+    const raw = decodeBlock(new Uint8Array(await cbor.arrayBuffer()));
+    const json = await getJson<{ header: { height: number; txRoot: string }; txs: { hash: string }[] }>(
+      `${api}/blocks/${height}`,
+    );
+    assert.equal(raw.header.height, height);
+    assert.equal(toHex(raw.header.txRoot), json.header.txRoot);
+    assert.deepEqual(
+      raw.txs.map((t) => createHash('sha256').update(t).digest('hex')),
+      json.txs.map((t) => t.hash),
+    );
+    assert.ok(raw.txs.some((t) => toHex(t) === toHex(r0.bytes)));
+    const missing = await fetch(`${api}/blocks/${height + 1000}`, { headers: { accept: 'application/cbor' } });
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
   });
 
   test('txs arriving steadily fill blocks at most every minBlockIntervalMs, not one height per tx', async () => {
@@ -275,19 +289,18 @@ describe('a one-validator node started through the CLI', () => {
   });
 
   test('no patient data in the clear in the data directory or the logs', async () => {
-    const files = filesUnder(home);
+    const files = filesWithBytes(home);
     assert.ok(
-      files.some((f) => f.endsWith('node.log')),
+      files.some((f) => f.path.endsWith('node.log')),
       'the node writes a log file',
     );
     assert.ok(
-      files.some((f) => f.includes(join('data', 'ledger'))),
+      files.some((f) => f.path.includes(join('data', 'ledger'))),
       'the node has a LevelDB',
     );
     const needles = [Buffer.from(marker), Buffer.from(document), Buffer.from('Jane Roe')];
-    for (const f of files) {
-      const bytes = readFileSync(f);
-      for (const needle of needles) assert.equal(bytes.indexOf(needle), -1, `${f} holds patient data`);
+    for (const { path, bytes } of files) {
+      for (const needle of needles) assert.equal(bytes.indexOf(needle), -1, `${path} holds patient data`);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,23 @@ export function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `medledger-${prefix}-`));
+}
+
+/**
+ * The files under `dir` with their bytes. The node may still be running: a file it deletes or
+ * renames meanwhile (a LevelDB compaction, the atomic rewrite of its signing state) is left out.
+ */
+export function filesWithBytes(dir: string): { path: string; bytes: Buffer }[] {
+  const files: { path: string; bytes: Buffer }[] = [];
+  for (const name of readdirSync(dir, { recursive: true })) {
+    const path = join(dir, String(name));
+    try {
+      if (statSync(path).isFile()) files.push({ path, bytes: readFileSync(path) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return files;
 }
 
 /**

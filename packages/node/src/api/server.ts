@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import {
   MedLedgerError,
@@ -76,6 +76,8 @@ const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const HASH = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const notFound = (what: string) => new MedLedgerError(NodeErrorCode.NotFound, `${what} not found`);
 
+const CBOR = 'application/cbor';
+
 /** Most txs one `POST /txs/batch` takes. */
 const MAX_BATCH_TXS = 1000;
 /** MAX_BATCH_TXS txs of MAX_TX_BYTES in a CBOR array: each byte string's head and the array's are 3 bytes. */
@@ -152,13 +154,22 @@ export function createApiServer(
   app.get('/orgs', async () => ({ orgs: await ctx.queries.orgs() }));
   registerGovernanceRoutes(app, ctx);
 
-  const blockJson = (height: number) => {
+  /**
+   * A block as JSON, or, for `Accept: application/cbor`, its canonical bytes: what its hashes
+   * and signatures cover, for a client that checks them itself (and a cheap read for a follower).
+   */
+  const block = (height: number, req: FastifyRequest, reply: FastifyReply) => {
+    if (req.headers.accept === CBOR) {
+      const bytes = ctx.blocks.getBlockBytes(height);
+      if (!bytes) throw notFound(`block ${height}`);
+      return reply.type(CBOR).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
     const stored = ctx.blocks.getBlock(height);
     if (!stored) throw notFound(`block ${height}`);
     const txs = stored.block.txs.map((raw) => ({ tx: decodeTx(raw), hash: toHex(sha256(raw)) }));
     return blockToJson(stored.block, stored.hash, txs);
   };
-  app.get('/blocks/latest', async () => blockJson(ctx.blocks.latestHeight()));
+  app.get('/blocks/latest', async (req, reply) => block(ctx.blocks.latestHeight(), req, reply));
   app.get<{ Params: { height: number } }>(
     '/blocks/:height',
     {
@@ -166,7 +177,7 @@ export function createApiServer(
         params: { type: 'object', properties: { height: { type: 'integer', minimum: 1 } }, required: ['height'] },
       },
     },
-    async (req) => blockJson(req.params.height),
+    async (req, reply) => block(req.params.height, req, reply),
   );
 
   app.post<{ Body: { tx: string }; Querystring: { wait?: 'commit' } }>(
@@ -204,9 +215,9 @@ export function createApiServer(
 
   // A scope of its own, so that CBOR is taken by this route only and this route takes nothing else.
   void app.register(async (scope) => {
-    const notCbor = () => new MedLedgerError(NodeErrorCode.UnsupportedMediaType, 'send application/cbor');
+    const notCbor = () => new MedLedgerError(NodeErrorCode.UnsupportedMediaType, `send ${CBOR}`);
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('application/cbor', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(CBOR, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     scope.addContentTypeParser('*', (_req, _payload, done) => done(notCbor()));
     scope.post(
       '/txs/batch',
