@@ -69,7 +69,6 @@ export class LevelWriteBatch implements WriteBatch {
 
   /** @internal called by LevelDatabase.write: the native batch, empty ones too. */
   take(): NativeBatch {
-    this.#assertOpen();
     return this.#nativeBatch();
   }
 
