@@ -191,13 +191,20 @@ export class RawHttpConnection {
     this.socket.on('close', () => fail());
   }
 
-  /** Sends one request (a complete HTTP/1.1 request in `bytes`); resolves {status, body}. */
-  request(bytes) {
+  /** Sends one request (a complete HTTP/1.1 request in `bytes`); resolves {status, head, body}, the body as bytes. */
+  request(bytes, timeoutMs) {
     if (this.pending) throw new Error('one request at a time');
     if (!this.socket) this.#connect();
+    const socket = this.socket;
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.socket.write(bytes);
+      // A request without an answer in time closes the connection; the next request opens another.
+      const timer = timeoutMs && setTimeout(() => socket.destroy(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+      const settled = (f) => (v) => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.pending = { resolve: settled(resolve), reject: settled(reject) };
+      socket.write(bytes);
     });
   }
 
@@ -210,11 +217,11 @@ export class RawHttpConnection {
     const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     const len = m ? Number(m[1]) : 0;
     if (this.buf.length < end + 4 + len) return;
-    const body = this.buf.toString('utf8', end + 4, end + 4 + len);
+    const body = this.buf.subarray(end + 4, end + 4 + len);
     this.buf = this.buf.subarray(end + 4 + len);
     const p = this.pending;
     this.pending = undefined;
-    p?.resolve({ status, body });
+    p?.resolve({ status, head, body });
   }
 
   close() {
@@ -222,10 +229,20 @@ export class RawHttpConnection {
   }
 }
 
-/** A whole POST request for RawHttpConnection; `body` is bytes. */
+/** A whole POST request for RawHttpConnection; `body` is the body's bytes in one or more parts. */
 export function postRequestBytes(host, port, path, contentType, body) {
-  const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  const parts = Array.isArray(body) ? body : [body];
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\nConnection: keep-alive\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), ...parts]);
+}
+
+/** A whole GET request for RawHttpConnection. */
+export function getRequestBytes(host, port, path, accept) {
+  return Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: ${accept}\r\nConnection: keep-alive\r\n\r\n`,
+    'latin1',
+  );
 }
 
 /** Prints the result: progress went to stderr, the JSON object is the last line of stdout. */

@@ -1,12 +1,22 @@
 // A local testnet for the benchmark: `medledger testnet init`, extra signing organisations in
 // genesis, pre-signed txs, node processes, a commit tracker and per-account submission lanes.
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createPublicKey, hash, randomBytes, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Signer, generateKeyPair, readKeyFile, sha256, signTx, verifySignature } from '@medledger/crypto';
+import { Signer, generateKeyPair, readKeyFile, signTx, verifySignature } from '@medledger/crypto';
 import { TxType, decodeBlock, encodeCanonical, toHex, txSignBytes } from '@medledger/types';
-import { CLI, NodeProc, RawHttpConnection, getJson, log, postRequestBytes, sleep, waitFor } from './lib.mjs';
+import {
+  CLI,
+  NodeProc,
+  RawHttpConnection,
+  getJson,
+  getRequestBytes,
+  log,
+  postRequestBytes,
+  sleep,
+  waitFor,
+} from './lib.mjs';
 
 /**
  * Single-core ed25519 verify rate over the sign bytes of real record-anchoring txs, through the
@@ -139,7 +149,22 @@ export function presign(net, { patients, anchors, txBytes }) {
   const patientIds = Array.from({ length: patients }, () => randomId());
   const mk = (account, type, payload, kind) => {
     const signed = signTx(account.signer, { chainId, type, nonce: account.nonce++, payload });
-    return { account, hash: signed.hash, bytes: signed.bytes, kind };
+    // Every field the run sets later is here from the start: one stable shape for 100,000s of
+    // records the load generator keeps for the whole run (it shares the cores with the nodes).
+    return {
+      account,
+      hash: signed.hash,
+      // The signed tx as a CBOR byte string, ready to be one element of a `POST /txs/batch` body.
+      item: encodeCanonical(signed.bytes),
+      kind,
+      scheduledAt: undefined,
+      sentAt: undefined,
+      status: undefined,
+      acceptedAt: undefined,
+      commits: 0,
+      committedAt: 0,
+      height: undefined,
+    };
   };
   const registrations = patientIds.map((patient, i) =>
     mk(accounts[i % accounts.length], TxType.PatientRegister, { patient, account: null, encKey: null }, 'register'),
@@ -199,23 +224,20 @@ export async function startNodes(manifest, { env = {}, nodeArgs = [], skip = [] 
   return procs;
 }
 
-/** A committed block as its canonical bytes, decoded; undefined when the height does not exist yet. */
-async function getBlock(url) {
-  const res = await fetch(url, { headers: { accept: 'application/cbor' }, signal: AbortSignal.timeout(10_000) });
-  if (res.status === 404) return undefined;
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
-  return decodeBlock(new Uint8Array(await res.arrayBuffer()));
-}
-
 /**
- * Follows committed blocks by polling `GET /blocks/:h` for the next height, rotating over the
- * nodes, and records when each tracked tx hash was first seen committed (and how many times).
+ * Follows committed blocks by polling `GET /blocks/:h` for the next height, one node per poll in
+ * turn, and records when each tracked tx hash was first seen committed (and how many times).
  * Cost on the nodes: one block read per height (its stored bytes, `Accept: application/cbor`)
- * plus a cheap 404 every `idleMs` when there is no new block, instead of one request per tx.
+ * plus one cheap 404 every `idleMs` when there is no new block, instead of one request per tx.
+ * The polls go over one keep-alive connection per node: the follower shares the cores with the
+ * nodes it measures.
  */
 export class CommitTracker {
   constructor(apis, { idleMs = 20 } = {}) {
-    this.apis = apis;
+    this.nodes = apis.map((api) => {
+      const { hostname, port } = new URL(api);
+      return { host: hostname, port: Number(port), conn: new RawHttpConnection(hostname, Number(port)) };
+    });
     this.idleMs = idleMs;
     this.height = 0;
     this.tracked = new Map(); // hash → record {committedAt, commits, height}
@@ -242,21 +264,18 @@ export class CommitTracker {
     while (!this.stopped) {
       const h = this.height + 1;
       let block;
-      for (let k = 0; k < this.apis.length && !block; k++) {
-        try {
-          block = await getBlock(`${this.apis[(turn + k) % this.apis.length]}/blocks/${h}`);
-        } catch {
-          this.errors++;
-        }
+      try {
+        block = await this.#getBlock(this.nodes[turn++ % this.nodes.length], h);
+      } catch {
+        this.errors++;
       }
-      turn++;
       if (!block) {
         await sleep(this.idleMs);
         continue;
       }
       const seenAt = performance.now();
       for (const tx of block.txs) {
-        const rec = this.tracked.get(toHex(sha256(tx)));
+        const rec = this.tracked.get(hash('sha256', tx, 'hex'));
         if (!rec) continue;
         rec.commits++;
         if (rec.commits === 1) {
@@ -279,6 +298,15 @@ export class CommitTracker {
   async stop() {
     this.stopped = true;
     await this.loop;
+    for (const n of this.nodes) n.conn.close();
+  }
+
+  /** The block at `height` as its canonical bytes, decoded; undefined when it does not exist yet. */
+  async #getBlock({ host, port, conn }, height) {
+    const res = await conn.request(getRequestBytes(host, port, `/blocks/${height}`, 'application/cbor'), 10_000);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`GET /blocks/${height}: ${res.status} ${res.body.toString()}`);
+    return decodeBlock(res.body);
   }
 }
 
@@ -347,12 +375,12 @@ export class Lanes {
     this.inFlight++;
     const sentAt = performance.now();
     for (const tx of batch) tx.sentAt ??= sentAt;
-    const body = encodeCanonical(batch.map((tx) => tx.bytes));
+    const body = [cborArrayHead(batch.length), ...batch.map((tx) => tx.item)];
     lane.conn.request(postRequestBytes(lane.host, lane.port, '/txs/batch', 'application/cbor', body)).then(
       (res) => {
         this.inFlight--;
         const results = batchResults(res, batch.length);
-        if (results) this.#settle(lane, batch, results);
+        if (results) this.#settle(lane, batch, results, retryAfterMs(res.head));
         else this.#failed(lane, batch);
       },
       () => {
@@ -362,7 +390,7 @@ export class Lanes {
     );
   }
 
-  #settle(lane, batch, results) {
+  #settle(lane, batch, results, retryAfter) {
     const now = performance.now();
     const retry = [];
     batch.forEach((tx, i) => {
@@ -386,8 +414,9 @@ export class Lanes {
       return this.#next(lane);
     }
     lane.retry.unshift(...retry);
-    // A client backs off while the node is full, as it is asked to (Retry-After).
-    lane.backoff = Math.min(MAX_RETRY_MS, lane.backoff ? lane.backoff * 2 : RETRY_MS);
+    // A client backs off while the node is full, as it is asked to: the node's Retry-After when
+    // it gives one (a 503 before the batch was read), else a doubling pause.
+    lane.backoff = retryAfter ?? Math.min(MAX_RETRY_MS, lane.backoff ? lane.backoff * 2 : RETRY_MS);
     setTimeout(() => this.#next(lane), lane.backoff);
   }
 
@@ -409,6 +438,18 @@ export class Lanes {
   }
 }
 
+/** The head of a canonical CBOR array of `n` (< 65,536) items: a batch body is it and the items. */
+function cborArrayHead(n) {
+  if (n < 24) return Uint8Array.of(0x80 | n);
+  return n < 0x100 ? Uint8Array.of(0x98, n) : Uint8Array.of(0x99, n >> 8, n & 0xff);
+}
+
+/** The wait a response's `Retry-After` (in seconds) asks for, in ms; undefined without one. */
+function retryAfterMs(head) {
+  const m = /\r\nretry-after:\s*(\d+)/i.exec(head);
+  return m ? Number(m[1]) * 1000 : undefined;
+}
+
 /**
  * The per-tx results of an answer to a batch of `n` txs; a refusal of the whole batch (a 4xx or
  * 503 with an error body) stands for each of its txs. Undefined when the answer makes no sense.
@@ -416,7 +457,7 @@ export class Lanes {
 function batchResults(res, n) {
   let body;
   try {
-    body = JSON.parse(res.body);
+    body = JSON.parse(res.body.toString());
   } catch {
     /* not the documented JSON */
   }
