@@ -229,9 +229,8 @@ export class RawHttpConnection {
   }
 }
 
-/** A whole POST request for RawHttpConnection; `body` is the body's bytes in one or more parts. */
-export function postRequestBytes(host, port, path, contentType, body) {
-  const parts = Array.isArray(body) ? body : [body];
+/** A whole POST request for RawHttpConnection; the body is `parts`, one after the other. */
+export function postRequestBytes(host, port, path, contentType, parts) {
   const length = parts.reduce((n, p) => n + p.length, 0);
   const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\nConnection: keep-alive\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), ...parts]);

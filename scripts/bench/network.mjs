@@ -375,8 +375,8 @@ export class Lanes {
     this.inFlight++;
     const sentAt = performance.now();
     for (const tx of batch) tx.sentAt ??= sentAt;
-    const body = [cborArrayHead(batch.length), ...batch.map((tx) => tx.item)];
-    lane.conn.request(postRequestBytes(lane.host, lane.port, '/txs/batch', 'application/cbor', body)).then(
+    const parts = [cborArrayHead(batch.length), ...batch.map((tx) => tx.item)];
+    lane.conn.request(postRequestBytes(lane.host, lane.port, '/txs/batch', 'application/cbor', parts)).then(
       (res) => {
         this.inFlight--;
         const results = batchResults(res, batch.length);
