@@ -55,13 +55,16 @@ export class StateOverlay {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    if (key[0] === Bucket.Index) this.#index.push({ key, value });
-    else this.#set({ id: keyId(key), key, value });
+    this.#write(key, value);
   }
 
   del(key: Uint8Array): void {
-    if (key[0] === Bucket.Index) this.#index.push({ key, value: null });
-    else this.#set({ id: keyId(key), key, value: null });
+    this.#write(key, null);
+  }
+
+  #write(key: Uint8Array, value: Uint8Array | null): void {
+    if (key[0] === Bucket.Index) this.#index.push({ key, value });
+    else this.#set({ id: keyId(key), key, value });
   }
 
   /** No handler reads the index today; a read is still answered right, newest write first. */
