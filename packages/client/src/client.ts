@@ -95,6 +95,8 @@ export class MedLedgerClient {
   /**
    * Submits signed txs (1 to 1000) in one request; the node takes them in the order given. Each
    * tx gets its own result; those refused with `MEMPOOL_FULL` are worth sending again, in order.
+   * A node whose mempool is already full refuses the whole request: MEMPOOL_FULL with
+   * `meta.retryAfterMs`, the pause it asks for.
    */
   submitTxBatch(txs: Uint8Array[], opts?: CallOptions): Promise<SubmitBatchResult> {
     return this.#call('POST', '/txs/batch', {}, encodeCanonical(txs), opts);
@@ -261,7 +263,7 @@ export class MedLedgerClient {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw errorFromResponse(res.status, json, where);
+    if (!res.ok) throw errorFromResponse(res.status, json, where, retryAfterMs(res.headers));
     if (!isRecord(json)) {
       throw new MedLedgerError(ClientErrorCode.BAD_RESPONSE, `${method} ${path}: answer is not a JSON object`, {
         ...where,
@@ -283,18 +285,33 @@ function enc(segment: string): string {
   return encodeURIComponent(segment);
 }
 
-/** Maps a documented error body to its code; anything else (a proxy's HTML page) to BAD_RESPONSE. */
-function errorFromResponse(status: number, json: unknown, where: Record<string, unknown>): MedLedgerError {
+/**
+ * Maps a documented error body to its code; anything else (a proxy's HTML page) to BAD_RESPONSE.
+ * A node under load (503 `MEMPOOL_FULL`) says how long to wait: `meta.retryAfterMs`.
+ */
+function errorFromResponse(
+  status: number,
+  json: unknown,
+  where: Record<string, unknown>,
+  retryAfter: number | undefined,
+): MedLedgerError {
   const e = isRecord(json) && isRecord(json.error) ? json.error : undefined;
   if (e && typeof e.code === 'string' && e.code !== '') {
     const message = typeof e.message === 'string' ? e.message : `HTTP ${status}`;
     const meta = isRecord(e.meta) ? e.meta : {};
-    return new MedLedgerError(e.code, message, { ...meta, ...where, status });
+    const wait = retryAfter === undefined ? {} : { retryAfterMs: retryAfter };
+    return new MedLedgerError(e.code, message, { ...meta, ...where, status, ...wait });
   }
   return new MedLedgerError(ClientErrorCode.BAD_RESPONSE, `HTTP ${status} without an error body`, {
     ...where,
     status,
   });
+}
+
+/** `Retry-After` in seconds (the form the node sends) as milliseconds; an HTTP date is ignored. */
+function retryAfterMs(headers: Headers): number | undefined {
+  const value = headers.get('retry-after')?.trim();
+  return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) * 1000 : undefined;
 }
 
 function transportError(

@@ -48,6 +48,10 @@ routes.set('/txs', (req, _body, res) => {
   const meta = { hash: 'aa', height: 9, index: 0, code: 2, log: 'not the custodian' };
   json(422, { error: { code: 'TX_FAILED', message: 'tx failed: not the custodian', meta } })(req, '', res);
 });
+routes.set('/txs/batch', (_req, _body, res) => {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' });
+  res.end(JSON.stringify({ error: { code: 'MEMPOOL_FULL', message: 'mempool is full' } }));
+});
 routes.set('/health', (_req, _body, res) => {
   res.writeHead(502, { 'content-type': 'text/html' });
   res.end('<html>bad gateway</html>');
@@ -94,6 +98,22 @@ test("an error answer becomes a MedLedgerError with the body's code, message and
   );
   const posts = seen.filter((s) => s.method === 'POST');
   assert.deepEqual(JSON.parse(posts.at(-1)!.body), { tx: '0102' });
+});
+
+test("a refused batch carries the node's Retry-After as meta.retryAfterMs", async () => {
+  const client = new MedLedgerClient({ api });
+  await assert.rejects(
+    client.submitTxBatch([new Uint8Array([1, 2, 3])]),
+    code('MEMPOOL_FULL', (e) => {
+      assert.equal(e.meta.status, 503);
+      assert.equal(e.meta.retryAfterMs, 2000);
+    }),
+  );
+  // No header, no field: a caller cannot mistake a guess for the node's answer.
+  await assert.rejects(
+    client.record('ab'.repeat(16)),
+    code('NOT_FOUND', (e) => assert.equal('retryAfterMs' in e.meta, false)),
+  );
 });
 
 test('an answer that is not the documented JSON is BAD_RESPONSE', async () => {
