@@ -183,6 +183,7 @@ export async function runThroughput(o) {
     nodeMemoryAtEnd: metrics.memory,
     stepMs: stepMeansMs(metrics0, metrics1),
     proposalTxsFetched: metrics1.proposalTxsFetched - metrics0.proposalTxsFetched,
+    relay: relayDelta(metrics0.relay, metrics1.relay),
     gcPauseMsPerTx: gcPauseMsPerTx(
       metrics0,
       metrics1,
@@ -217,6 +218,11 @@ function stepMeansMs(before, after) {
 
 const GC_KINDS = ['minor', 'major', 'incremental'];
 
+/** The tx relay's counters over the timed phase, summed over the nodes. */
+function relayDelta(before, after) {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+}
+
 /** Main-thread GC pauses of all nodes over the timed phase, per tx committed in it, by kind. */
 function gcPauseMsPerTx(before, after, txs) {
   return Object.fromEntries(
@@ -231,13 +237,14 @@ function gcPauseMsPerTx(before, after, txs) {
  * A few node-side numbers from `GET /metrics` (Prometheus text): block execution time averaged
  * over the nodes, memory and event-loop delay per node (delay since the previous scrape), and
  * counters summed over the nodes: `POST /txs/batch` requests answered, txs validators fetched
- * from a proposer, consensus step times, GC pause time by kind.
+ * from a proposer, the tx relay's txs and resyncs, consensus step times, GC pause time by kind.
  */
 async function scrapeMetrics(apis) {
   let execSum = 0;
   let execCount = 0;
   let batchRequests = 0;
   let proposalTxsFetched = 0;
+  const relay = { sent: 0, added: 0, known: 0, refused: 0, resyncs: 0 };
   const memory = [];
   const eventLoopDelayMs = [];
   const steps = Object.fromEntries(STEPS.map((step) => [step, { sum: 0, count: 0 }]));
@@ -265,6 +272,11 @@ async function scrapeMetrics(apis) {
       );
       for (const [, count] of batchCounts) batchRequests += Number(count);
       proposalTxsFetched += num('medledger_consensus_proposal_txs_fetched_total');
+      relay.sent += num('medledger_relay_txs_sent_total');
+      for (const result of ['added', 'known', 'refused'])
+        relay[result] += num(`medledger_relay_txs_received_total{result="${result}"}`);
+      for (const [, count] of text.matchAll(/^medledger_relay_resyncs_total\{[^}]*\} ([0-9.e+-]+)$/gm))
+        relay.resyncs += Number(count);
       for (const kind of GC_KINDS)
         gcSeconds[kind] += num(`medledger_process_nodejs_gc_duration_seconds_sum{kind="${kind}"}`);
       for (const step of STEPS) {
@@ -281,6 +293,7 @@ async function scrapeMetrics(apis) {
     eventLoopDelayMs,
     batchRequests,
     proposalTxsFetched,
+    relay,
     steps,
     gcSeconds,
   };

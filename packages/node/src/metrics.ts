@@ -87,6 +87,23 @@ export function createMetrics() {
       labelNames: ['code'],
       ...r,
     }),
+    relayTxsSent: new Counter({
+      name: 'medledger_relay_txs_sent_total',
+      help: 'Txs the tx relay delivered to peers, resends included',
+      ...r,
+    }),
+    relayTxsReceived: new Counter({
+      name: 'medledger_relay_txs_received_total',
+      help: 'Txs peers relayed to this node, by what became of them: added, known (already pooled), refused',
+      labelNames: ['result'],
+      ...r,
+    }),
+    relayResyncs: new Counter({
+      name: 'medledger_relay_resyncs_total',
+      help: 'Times the tx relay sent a peer its pool again, by reason: connected, refused (no room), failed, overflow',
+      labelNames: ['reason'],
+      ...r,
+    }),
     syncing: new Gauge({ name: 'medledger_sync_catching_up', help: '1 while the node is syncing blocks', ...r }),
     syncedBlocks: new Counter({ name: 'medledger_sync_blocks_total', help: 'Blocks applied through block sync', ...r }),
     evidence: new Counter({ name: 'medledger_evidence_detected_total', help: 'Equivocations detected', ...r }),

@@ -193,6 +193,7 @@ export class MedLedgerNode {
         network: this.network,
         mempool: this.mempool,
         logger: log('txrelay'),
+        metrics: this.metrics,
         // Relayed batches are checked on worker threads (ADR 0008); 0 threads checks them inline.
         ...(this.config.mempool.verifyThreads > 0
           ? {

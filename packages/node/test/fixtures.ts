@@ -85,6 +85,7 @@ export async function createLedger(
     state,
     chain,
     mempool,
+    metrics,
     org: new Signer(orgKey.secretKey),
     otherOrg: new Signer(otherOrgKey.secretKey),
     validators: nodeKeys.map((k) => new Signer(k.secretKey)),

@@ -40,7 +40,7 @@ async function side(ledger: Ledger, key: Ed25519KeyPair, allowed: Ed25519KeyPair
   await net.start();
   const relay = new TxRelay(
     { protocol: PROTOCOL, ...DEFAULT_TX_RELAY_OPTIONS },
-    { network: net, mempool: ledger.mempool, logger },
+    { network: net, mempool: ledger.mempool, logger, metrics: ledger.metrics },
   );
   await relay.start();
   return { ledger, net, relay };
@@ -87,6 +87,13 @@ test('a newly connected peer gets the pool, then every tx the API takes, in nonc
     reaped,
     Array.from({ length: 300 }, (_, i) => i + 1),
   );
+  // The counters an operator watches: each tx sent once, taken once, one resync for the newcomer.
+  const count = async (metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) =>
+    (await metric.get()).values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
+  assert.equal(await count(a.ledger.metrics.relayTxsSent), 300);
+  assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'added' }), 300);
+  assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'known' }), 0);
+  assert.equal(await count(a.ledger.metrics.relayResyncs, { reason: 'connected' }), 1);
 });
 
 test("an own tx is proposable once the peer holds it; an account's later nonces wait with it", async () => {

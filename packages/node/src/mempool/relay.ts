@@ -11,6 +11,7 @@ import { sha256, type VerifierPool, type VerifyItem } from '@medledger/crypto';
 import type { NetworkService } from '@medledger/network';
 import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { DecodedBytes, Mempool } from './mempool.js';
 import type { MempoolTx } from './interface.js';
 import { NodeErrorCode } from '../errors.js';
@@ -109,6 +110,7 @@ export class TxRelay {
       network: NetworkService;
       mempool: Mempool;
       logger: Logger;
+      metrics: Pick<Metrics, 'relayTxsSent' | 'relayTxsReceived' | 'relayResyncs'>;
       verifier?: { pool: VerifierPool; verified: VerifiedTxCache };
     },
   ) {}
@@ -151,6 +153,7 @@ export class TxRelay {
       if (this.#outboxes.has(peer)) continue;
       const outbox: PeerOutbox = { txs: [], resync: true, sending: false };
       this.#outboxes.set(peer, outbox);
+      this.m.metrics.relayResyncs.inc({ reason: 'connected' });
       void this.#drain(peer, outbox);
     }
   }
@@ -173,14 +176,15 @@ export class TxRelay {
       // A resync sends the pool, which holds these txs already.
       if (outbox.resync) continue;
       outbox.txs.push(...txs);
-      if (outbox.txs.length > this.opts.maxQueuedTxs) this.#resyncLater(outbox);
+      if (outbox.txs.length > this.opts.maxQueuedTxs) this.#resyncLater(outbox, 'overflow');
       if (!outbox.sending) void this.#drain(peer, outbox);
     }
   }
 
-  #resyncLater(outbox: PeerOutbox): void {
+  #resyncLater(outbox: PeerOutbox, reason: 'overflow' | 'failed'): void {
     outbox.txs = [];
     outbox.resync = true;
+    this.m.metrics.relayResyncs.inc({ reason });
   }
 
   async #drain(peer: string, outbox: PeerOutbox): Promise<void> {
@@ -201,6 +205,7 @@ export class TxRelay {
             maxResponseBytes: 16,
             keepStream: true,
           });
+          this.m.metrics.relayTxsSent.inc(sent.length);
           for (const tx of sent) {
             const pending = this.#undelivered.get(tx.hashHex);
             if (pending && --pending.peers <= 0) this.#undelivered.delete(tx.hashHex);
@@ -208,7 +213,7 @@ export class TxRelay {
         } catch (err) {
           if (this.#stop.signal.aborted) return;
           this.m.logger.debug({ peer, err: (err as Error).message }, 'tx batch not delivered; resending the pool');
-          this.#resyncLater(outbox);
+          this.#resyncLater(outbox, 'failed');
           await new Promise((resolve) => setTimeout(resolve, this.opts.retryMs));
         }
       }
@@ -276,12 +281,16 @@ export class TxRelay {
       }
     }
     // Small batches (light load) are cheaper to check inline than to post to a thread.
+    const received = this.m.metrics.relayTxsReceived;
+    received.inc({ result: 'known' }, txs.length - fresh.length);
     if (this.m.verifier && fresh.length >= PREVERIFY_MIN_BATCH) await this.#preverify(fresh, this.m.verifier);
     for (const [i, { bytes, decoded }] of fresh.entries()) {
       if (i > 0 && i % CHUNK === 0) await yieldToLoop();
       try {
         this.m.mempool.add(bytes, 'peer', decoded);
+        received.inc({ result: 'added' });
       } catch (err) {
+        received.inc({ result: 'refused' });
         if (err instanceof MedLedgerError && PEER_FAULTS.has(err.code)) {
           this.m.logger.warn({ peer: from, code: err.code }, 'peer relayed an invalid tx; rest of its batch dropped');
           throw new MedLedgerError(NodeErrorCode.BadTxBatch, `a tx of the batch is invalid: ${err.code}`);
