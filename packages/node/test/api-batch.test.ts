@@ -50,3 +50,26 @@ test('a full mempool refuses a whole batch with 503 and Retry-After before readi
     await app.close();
   }
 });
+
+test('a batch head that announces millions of txs is refused before any is decoded', async () => {
+  const submitted: Uint8Array[] = [];
+  const app = apiWith(() => true, submitted);
+  try {
+    // An array head for 2^24 items, then a few hundred thousand 1-byte empty byte strings: the
+    // count is checked against the batch limit before anything is allocated for the items.
+    const body = new Uint8Array(5 + 300_000).fill(0x40);
+    body.set([0x9a, 0x01, 0x00, 0x00, 0x00]);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/txs/batch',
+      headers: { 'content-type': 'application/cbor' },
+      payload: Buffer.from(body),
+    });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.code, 'BATCH_SIZE');
+    assert.match(res.json().error.message, /not 16777216/);
+    assert.equal(submitted.length, 0);
+  } finally {
+    await app.close();
+  }
+});

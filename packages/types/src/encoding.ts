@@ -110,7 +110,12 @@ const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87);
  * a shape check, without decoding and re-encoding every element (a batch of a thousand txs is a
  * megabyte). Elements are copied out, so a tx kept in a pool does not pin the whole message.
  */
-export function decodeByteStrings(bytes: Uint8Array, maxItems: number): Uint8Array[] {
+export function decodeByteStrings(
+  bytes: Uint8Array,
+  maxItems: number,
+  tooMany: (count: number) => MedLedgerError = () =>
+    new MedLedgerError(TypesErrorCode.INVALID_SHAPE, `more than ${maxItems} items`),
+): Uint8Array[] {
   let pos = 0;
   const head = (major: number): number => {
     const b = bytes[pos++];
@@ -130,7 +135,8 @@ export function decodeByteStrings(bytes: Uint8Array, maxItems: number): Uint8Arr
     return n;
   };
   const count = head(4);
-  if (count > maxItems) throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, `more than ${maxItems} items`);
+  // Before anything is allocated: a head can announce millions of 1-byte items.
+  if (count > maxItems) throw tooMany(count);
   const items = new Array<Uint8Array>(count);
   for (let i = 0; i < count; i++) {
     const len = head(2);

@@ -423,10 +423,10 @@ export function createApiServer(
 
 /** The txs of a `POST /txs/batch` body: 1 to MAX_BATCH_TXS byte strings of at most MAX_TX_BYTES each. */
 function batchTxs(body: Uint8Array): Uint8Array[] {
-  const txs = decodeByteStrings(body, Number.MAX_SAFE_INTEGER);
-  if (txs.length === 0 || txs.length > MAX_BATCH_TXS) {
-    throw new MedLedgerError(NodeErrorCode.BatchSize, `a batch holds 1 to ${MAX_BATCH_TXS} txs, not ${txs.length}`);
-  }
+  const batchSize = (n: number) =>
+    new MedLedgerError(NodeErrorCode.BatchSize, `a batch holds 1 to ${MAX_BATCH_TXS} txs, not ${n}`);
+  const txs = decodeByteStrings(body, MAX_BATCH_TXS, batchSize);
+  if (txs.length === 0) throw batchSize(0);
   txs.forEach((tx, i) => {
     if (tx.length > MAX_TX_BYTES) {
       throw new MedLedgerError(TypesErrorCode.TOO_LARGE, `body[${i}] is ${tx.length} bytes, limit ${MAX_TX_BYTES}`);

@@ -460,18 +460,27 @@ export class ConsensusDriver {
     if (msg.kind === 'vote' && height === this.#height - 1) this.#noteSigned(msg.vote.validator, height);
     if (height < this.#height) return;
     if (height > this.#height) {
-      if (
-        msg.kind === 'proposal' &&
-        height === this.#height + 1 &&
-        this.#futureProposals.length < MAX_FUTURE_PROPOSALS
-      ) {
-        this.#futureProposals.push(msg);
-      } else if (msg.kind === 'vote') {
-        if (height === this.#height + 1) this.#noteSigned(msg.vote.validator, height);
-        const joining = height === this.#height + 1 && !this.#isValidator(msg.vote.validator);
-        if (!joining) await this.#dispatch(this.m.engine.onVote(msg.vote));
-        // The engine would drop it (not in this height's set): keep it for the next height.
-        else if (this.#futureVotes.length < MAX_FUTURE_VOTES) this.#futureVotes.push(msg);
+      const next = height === this.#height + 1;
+      // The engine acts on a kept message as soon as the next height starts, with no raw bytes
+      // left to log then: it goes to that height's WAL now, so that a lock taken on it (or a vote
+      // it led to) survives a restart (ADR 0002).
+      const log = () => next && raw && !fromWal && this.#logPeerMessage(height, raw);
+      if (msg.kind === 'proposal') {
+        if (next && this.#futureProposals.length < MAX_FUTURE_PROPOSALS) {
+          log();
+          this.#futureProposals.push(msg);
+        }
+      } else {
+        if (next) this.#noteSigned(msg.vote.validator, height);
+        const joining = next && !this.#isValidator(msg.vote.validator);
+        if (!joining) {
+          log();
+          await this.#dispatch(this.m.engine.onVote(msg.vote));
+        } else if (this.#futureVotes.length < MAX_FUTURE_VOTES) {
+          // The engine would drop it (not in this height's set): keep it for the next height.
+          log();
+          this.#futureVotes.push(msg);
+        }
       }
       return;
     }

@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Signer, generateKeyPair, sha256 } from '@medledger/crypto';
+import { createConsensusWal } from '@medledger/db';
+import { createConsensusEngine, proposerFor, sortValidators } from '@medledger/consensus';
+import {
+  VoteType,
+  ZERO_HASH,
+  encodeBlock,
+  encodeHeader,
+  proposalSignBytes,
+  toHex,
+  voteSignBytes,
+  type Block,
+} from '@medledger/types';
+import { ConsensusDriver, type ConsensusDriverModules } from '../src/consensus/driver.js';
+import { GuardedSigner } from '../src/consensus/signer.js';
+import { decodeConsensusMessage, encodeProposalMessage, encodeVoteMessage } from '../src/consensus/messages.js';
+import { createMetrics } from '../src/metrics.js';
+import { createLogger } from '../src/logger.js';
+
+// The driver with the real engine, file WAL and guarded signer; the chain, network and mempool
+// are stand-ins that hold no txs. Timeouts are long: only the messages below move the rounds.
+const chainId = 'wal-chain';
+const signers = Array.from({ length: 4 }, () => new Signer(generateKeyPair().secretKey));
+const sorted = sortValidators(signers.map((s) => s.address));
+const byAddress = new Map(signers.map((s) => [toHex(s.address), s]));
+const validators = sorted.map((a, i) => {
+  const s = byAddress.get(toHex(a))!;
+  return { address: s.address, pubKey: s.publicKey, org: `org-${i}`, name: `v${i}` };
+});
+const self = byAddress.get(toHex(sorted[0]!))!;
+const others = sorted.slice(1).map((a) => byAddress.get(toHex(a))!);
+const params = {
+  timeoutProposeMs: 100_000,
+  timeoutPrevoteMs: 100_000,
+  timeoutPrecommitMs: 100_000,
+  timeoutDeltaMs: 0,
+  timeoutCapMs: 100_000,
+  maxBlockBytes: 1 << 20,
+  minBlockIntervalMs: 0,
+  emptyBlockIntervalMs: 0,
+  createEmptyBlocks: true,
+};
+
+const hashOf = (b: Block) => sha256(encodeHeader(b.header));
+
+function block(height: number, round: number, tag: number): Block {
+  return {
+    header: {
+      chainId,
+      height,
+      round,
+      time: 10 + height,
+      prevHash: ZERO_HASH,
+      txRoot: sha256(new Uint8Array([tag])),
+      appHash: ZERO_HASH,
+      validatorsHash: ZERO_HASH,
+      proposer: proposerFor(sorted, height, round),
+      lastCommitHash: ZERO_HASH,
+    },
+    txs: [],
+    lastCommit: null,
+  } as unknown as Block;
+}
+
+function proposal(b: Block, round: number): Uint8Array {
+  const signer = byAddress.get(toHex(proposerFor(sorted, b.header.height, round)))!;
+  const p = { height: b.header.height, round, polRound: -1, blockHash: hashOf(b) };
+  const signed = { ...p, proposer: signer.address, signature: signer.sign(proposalSignBytes(chainId, p)) };
+  return encodeProposalMessage(signed, encodeBlock(b));
+}
+
+function vote(s: Signer, type: VoteType, height: number, round: number, blockHash: Uint8Array | null): Uint8Array {
+  const v = { type, height, round, blockHash };
+  return encodeVoteMessage({ ...v, validator: s.address, signature: s.sign(voteSignBytes(chainId, v)) });
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A node at `height` committed blocks, with its WAL and guard file in `dir`. */
+async function node(dir: string, height: number) {
+  const chain = {
+    height,
+    chainId,
+    params,
+    latestTime: 0,
+    validatorsAt: () => validators,
+    validateBlock(b: Block) {
+      if (b.header.height !== this.height + 1) throw new Error('wrong height');
+      return hashOf(b);
+    },
+    async commit(b: Block) {
+      this.height++;
+      return { height: this.height, hash: hashOf(b), block: b, txs: [], txHashes: [], results: [] };
+    },
+    proposalTxLimit: () => 100,
+  };
+  const published: Uint8Array[] = [];
+  let validate: (data: Uint8Array) => string = () => 'reject';
+  let handle: (data: Uint8Array, from: string) => void = () => undefined;
+  const network = {
+    subscribe(_topic: string, v: typeof validate, h: typeof handle) {
+      validate = v;
+      handle = h;
+    },
+    async publish(_topic: string, data: Uint8Array) {
+      published.push(data);
+    },
+    connectedPeers: () => [],
+  };
+  const mempool = { size: 1, get: () => undefined, reap: () => [], update: () => undefined, onTxsAvailable: () => {} };
+  const engine = createConsensusEngine();
+  const wal = createConsensusWal({ dir: join(dir, 'wal') });
+  const modules = {
+    engine,
+    chain,
+    mempool,
+    network,
+    wal,
+    signer: new GuardedSigner(chainId, self, join(dir, 'last-sign.json')),
+    logger: createLogger({ level: 'error', name: 'driver-wal-test', stdout: false }),
+    metrics: createMetrics(),
+    now: () => 1000,
+    catchUp: async () => undefined,
+    onCommit: () => undefined,
+    onEvidence: () => undefined,
+  } as unknown as ConsensusDriverModules;
+  const driver = new ConsensusDriver({ topic: 'consensus' }, modules);
+  await driver.start();
+  const deliver = (bytes: Uint8Array) => {
+    assert.equal(validate(bytes), 'accept');
+    handle(bytes, 'peer');
+  };
+  const ownVotes = () =>
+    published
+      .map((b) => decodeConsensusMessage(b))
+      .flatMap((m) => (m.kind === 'vote' && toHex(m.vote.validator) === toHex(self.address) ? [m.vote] : []));
+  return { driver, engine, deliver, ownVotes, wal };
+}
+
+test("a proposal that arrived a height early is in that height's WAL, and a restart keeps the lock on it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-driver-wal-'));
+  try {
+    const first = await node(dir, 0);
+    const b1 = block(1, 0, 1);
+    const v = block(2, 0, 2);
+    first.deliver(proposal(v, 0)); // height 2's proposal, while the node is at height 1
+    first.deliver(proposal(b1, 0));
+    for (const s of others) first.deliver(vote(s, VoteType.Precommit, 1, 0, hashOf(b1)));
+    await waitFor('height 2', () => first.driver.height === 2);
+    // A polka for v: the node locks on v and precommits it.
+    for (const s of others.slice(1)) first.deliver(vote(s, VoteType.Prevote, 2, 0, hashOf(v)));
+    await waitFor('the lock on v', () => first.engine.lockedRound === 0);
+    await waitFor('its precommit for v', () =>
+      first.ownVotes().some((x) => x.height === 2 && x.type === VoteType.Precommit),
+    );
+    await first.driver.stop();
+    const logged = [];
+    for await (const e of first.wal.entries(2)) logged.push(decodeConsensusMessage(e));
+    assert.ok(
+      logged.some((m) => m.kind === 'proposal' && toHex(m.proposal.blockHash) === toHex(hashOf(v))),
+      'the early proposal is in the WAL of height 2',
+    );
+    first.wal.close();
+
+    // A crash, then a restart at the same height: the WAL replay takes the lock again.
+    const second = await node(dir, 1);
+    await waitFor('the WAL replayed', () => second.engine.height === 2 && second.engine.lockedRound === 0);
+    assert.equal(toHex(second.engine.lockedValue!), toHex(hashOf(v)));
+    // Round 1 brings another value; a node locked on v must not prevote it (Tendermint line 22).
+    const v2 = block(2, 1, 3);
+    for (const s of others.slice(1)) second.deliver(vote(s, VoteType.Prevote, 2, 1, null));
+    second.deliver(proposal(v2, 1));
+    await waitFor('its round-1 prevote', () =>
+      second.ownVotes().some((x) => x.height === 2 && x.round === 1 && x.type === VoteType.Prevote),
+    );
+    const prevote = second.ownVotes().find((x) => x.round === 1 && x.type === VoteType.Prevote)!;
+    assert.notEqual(prevote.blockHash && toHex(prevote.blockHash), toHex(hashOf(v2)));
+    await second.driver.stop();
+    second.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
