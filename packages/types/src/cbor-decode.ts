@@ -14,12 +14,20 @@ export const FLOAT_SEEN = Symbol('float');
 export class CanonicalDecodeError extends Error {
   constructor(
     message: string,
-    /** The bytes are CBOR, just not the canonical encoding of their value. */
-    readonly nonCanonical = false,
+    /** `non-canonical`: CBOR, just not the canonical encoding of its value. */
+    readonly kind: 'invalid' | 'non-canonical' | 'too-many-items' = 'invalid',
   ) {
     super(message);
   }
 }
+
+/**
+ * Items one decode may produce. Each byte of input can be an item (an empty byte string, a
+ * small integer), so without a budget a 16 MB frame becomes 16 million objects: seconds of one
+ * thread and gigabytes of heap before any shape check runs. The largest value we use is a
+ * block of 100,000 txs with its header and commit.
+ */
+export const MAX_DECODED_ITEMS = 200_000;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const MIN_FOR_INFO = [24, 0x100, 0x10000, 0x100000000];
@@ -30,12 +38,14 @@ let src: Uint8Array = EMPTY;
 const EMPTY_BUFFER = Buffer.alloc(0);
 let srcBuffer: Buffer = EMPTY_BUFFER;
 let pos = 0;
+let itemsLeft = 0;
+let floatSeen = false;
 
 const fail = (message: string): never => {
   throw new CanonicalDecodeError(message);
 };
 const nonCanonical = (): never => {
-  throw new CanonicalDecodeError('bytes are not in canonical encoding', true);
+  throw new CanonicalDecodeError('bytes are not in canonical encoding', 'non-canonical');
 };
 
 /** The argument of a head whose first byte was `first` (major type already taken). */
@@ -69,6 +79,7 @@ function take(len: number): number {
 
 function item(): unknown {
   if (pos >= src.length) return fail('unexpected end of data');
+  if (--itemsLeft < 0) throw new CanonicalDecodeError('too many items', 'too-many-items');
   const first = src[pos++]!;
   const major = first >> 5;
   switch (major) {
@@ -110,7 +121,10 @@ function item(): unknown {
         case 0xf9:
         case 0xfa:
         case 0xfb:
-          throw FLOAT_SEEN;
+          // Read past it, so that the general path runs only on input within the item budget.
+          take(1 << (first - 0xf8));
+          floatSeen = true;
+          return 0;
         default:
           return fail(first === 0xf7 ? 'undefined is not allowed' : 'unsupported simple value');
       }
@@ -175,16 +189,20 @@ function map(n: number): Record<string, unknown> {
 }
 
 /**
- * Decodes canonical CBOR; throws CanonicalDecodeError, or FLOAT_SEEN for input holding a float.
- * Not reentrant (module state), which is fine: decoding never calls out.
+ * Decodes canonical CBOR of at most `maxItems` items (map keys not counted: each goes with a
+ * value); throws CanonicalDecodeError, or FLOAT_SEEN for otherwise well-formed input holding a
+ * float. Not reentrant (module state), which is fine: decoding never calls out.
  */
-export function decodeCanonicalFast(bytes: Uint8Array): unknown {
+export function decodeCanonicalFast(bytes: Uint8Array, maxItems = MAX_DECODED_ITEMS): unknown {
   src = bytes;
   srcBuffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   pos = 0;
+  itemsLeft = maxItems;
+  floatSeen = false;
   try {
     const value = item();
     if (pos !== bytes.length) fail('trailing bytes after the value');
+    if (floatSeen) throw FLOAT_SEEN;
     return value;
   } catch (err) {
     if (err instanceof RangeError) fail('nesting too deep');

@@ -1,7 +1,7 @@
 import { encode, decode } from 'cborg';
 import { MedLedgerError, TypesErrorCode } from './errors.js';
 import { encodeCanonicalFast } from './cbor-encode.js';
-import { CanonicalDecodeError, FLOAT_SEEN, copy, decodeCanonicalFast } from './cbor-decode.js';
+import { CanonicalDecodeError, FLOAT_SEEN, MAX_DECODED_ITEMS, copy, decodeCanonicalFast } from './cbor-decode.js';
 
 /**
  * The one canonical binary encoding (ADR 0001): deterministic CBOR (RFC 8949 §4.2) through
@@ -29,9 +29,9 @@ export function encodeCanonical(value: unknown): Uint8Array {
   }
 }
 
-export function decodeCanonical(bytes: Uint8Array): unknown {
+export function decodeCanonical(bytes: Uint8Array, maxItems = MAX_DECODED_ITEMS): unknown {
   try {
-    return decodeCanonicalFast(bytes);
+    return decodeCanonicalFast(bytes, maxItems);
   } catch (err) {
     if (err !== FLOAT_SEEN) throw decodeError(err);
   }
@@ -54,8 +54,11 @@ function decodeCanonicalGeneral(bytes: Uint8Array): unknown {
 }
 
 function decodeError(err: unknown): MedLedgerError {
-  if (err instanceof CanonicalDecodeError && err.nonCanonical) {
+  if (err instanceof CanonicalDecodeError && err.kind === 'non-canonical') {
     return new MedLedgerError(TypesErrorCode.NON_CANONICAL, 'bytes are not in canonical encoding');
+  }
+  if (err instanceof CanonicalDecodeError && err.kind === 'too-many-items') {
+    return new MedLedgerError(TypesErrorCode.TOO_LARGE, `CBOR value has more than the allowed number of items`);
   }
   return new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
 }

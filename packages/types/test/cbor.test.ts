@@ -127,6 +127,26 @@ test('the fast decoder names what is wrong', () => {
   assert.equal(code('fb3ff8000000000000'), 'ENCODING_NON_CANONICAL'); // 1.5 in a double
 });
 
+test('a decode stops at its item budget, before building what the rest of the input announces', () => {
+  const tooLarge = (bytes: Uint8Array, maxItems?: number) =>
+    assert.throws(
+      () => decodeCanonical(bytes, maxItems),
+      (e: unknown) => e instanceof MedLedgerError && e.code === 'TOO_LARGE',
+    );
+  // An array of 2^24 empty byte strings: 16 MB that would be 16 million objects.
+  const flood = new Uint8Array(5 + (1 << 24)).fill(0x40);
+  flood.set([0x9a, 0x01, 0x00, 0x00, 0x00]);
+  tooLarge(flood);
+  // The budget counts every item, nested ones too; map keys go with their values.
+  const value = [1, [2, 3], { a: new Uint8Array(2), b: 'x' }];
+  const bytes = encodeCanonical(value);
+  assert.deepEqual(decodeCanonical(bytes, 8), value);
+  tooLarge(bytes, 7);
+  // A float inside the budget is still judged the general way; one past it is refused first.
+  assert.deepEqual(decodeCanonical(Buffer.from('82f93e0001', 'hex'), 3), [1.5, 1]);
+  tooLarge(Buffer.from('82f93e0001', 'hex'), 2);
+});
+
 test('the fast encoder writes the bytes cborg writes, and leaves other values to cborg', () => {
   const withOthers = fc.oneof(
     valueArb,
