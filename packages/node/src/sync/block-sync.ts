@@ -44,6 +44,9 @@ export const DEFAULT_SYNC_OPTIONS = {
 } as const;
 
 const SYNC_RESPONSE_TARGET_BYTES = 2 * 1024 * 1024;
+/** First and longest pause for a peer that claimed to be ahead and served nothing. */
+const MIN_BACKOFF_MS = 10_000;
+const MAX_BACKOFF_MS = 5 * 60_000;
 
 interface FetchedBlock {
   block: Block;
@@ -83,6 +86,13 @@ export class BlockSync {
   #count = 16;
   /** Txs of fetched blocks, decoded (and verified, when so configured), by hex hash; for block execution. */
   readonly #decoded = new Map<string, Tx>();
+  /**
+   * Peers left out of catch-up until `until` (`performance.now()`): a status height is only a
+   * claim, and a peer that claims to be ahead and then serves nothing would otherwise hold
+   * consensus (paused while sync runs) for a request timeout every few seconds. The pause
+   * doubles while it keeps doing so, and ends once it serves a block.
+   */
+  readonly #backoff = new Map<string, { until: number; ms: number }>();
 
   async start(): Promise<void> {
     const limits = { maxRequestBytes: 64, requestsPerSecond: 50 };
@@ -119,8 +129,10 @@ export class BlockSync {
     return encodeCanonical(out);
   }
 
+  /** Heights that connected peers report, leaving out those in backoff. */
   async peerStatuses(): Promise<PeerStatus[]> {
-    const peers = this.m.network.connectedPeers();
+    const now = performance.now();
+    const peers = this.m.network.connectedPeers().filter((p) => (this.#backoff.get(p.peerId)?.until ?? 0) <= now);
     const results = await Promise.allSettled(
       peers.map(async (p) => {
         const res = await this.m.network.request(p.peerId, this.opts.statusProtocol, new Uint8Array(0), {
@@ -205,16 +217,28 @@ export class BlockSync {
         try {
           const n = await this.#fetchFrom(peer.peerId, target);
           applied += n;
-          if (n > 0) progressed = true;
+          if (n > 0) {
+            progressed = true;
+            this.#backoff.delete(peer.peerId);
+          } else this.#backOff(peer.peerId, 'served no block');
           if (this.m.chain.height >= target) break;
         } catch (err) {
-          this.m.logger.warn({ peer: peer.peerId, reason: (err as Error).message }, 'block sync from peer failed');
+          this.#backOff(peer.peerId, (err as Error).message);
         }
       }
       if (!progressed) break;
     }
     if (applied > 0) this.m.logger.info({ applied, height: this.m.chain.height }, 'block sync done');
     return applied;
+  }
+
+  #backOff(peerId: string, reason: string): void {
+    const ms = Math.min(MAX_BACKOFF_MS, 2 * (this.#backoff.get(peerId)?.ms ?? MIN_BACKOFF_MS / 2));
+    this.#backoff.set(peerId, { until: performance.now() + ms, ms });
+    this.m.logger.warn(
+      { peer: peerId, reason, backoffMs: ms },
+      'block sync from peer failed; peer left out for a while',
+    );
   }
 
   async #fetchFrom(peerId: string, target: number): Promise<number> {
