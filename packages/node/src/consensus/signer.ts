@@ -11,7 +11,7 @@ import {
   type Vote,
   type VoteType,
 } from '@medledger/types';
-import type { Signer } from '@medledger/crypto';
+import { verifySignature, type Signer } from '@medledger/crypto';
 import { checkSign, type LastSignState } from '@medledger/consensus';
 import { NodeErrorCode } from '../errors.js';
 
@@ -59,7 +59,17 @@ export class GuardedSigner {
         step,
       });
     }
-    if (decision === 'resign') return this.#last!.signature;
+    // The same step and block once more (a restart): the stored signature, if it signs exactly
+    // these bytes. A proposal's bytes also hold its POL round; other bytes at a signed step
+    // would be a second, different message there, which the guard refuses as CometBFT's does.
+    if (decision === 'resign') {
+      if (verifySignature(this.signer.publicKey, bytes, this.#last!.signature)) return this.#last!.signature;
+      throw new MedLedgerError(NodeErrorCode.DoubleSign, 'refusing to sign: other bytes at a step already signed', {
+        height,
+        round,
+        step,
+      });
+    }
     const signature = this.signer.sign(bytes);
     const next: LastSignState = { height, round, step, blockHash, signature };
     writeLastSignState(this.path, next);
