@@ -250,6 +250,29 @@ describe('a one-validator node started through the CLI', () => {
     assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
   });
 
+  test('a waited-for tx that can no longer commit is answered at once, not at the wait timeout', async () => {
+    const signer = new TestSigner(join(home, 'keys', 'org.key'), chainId, Date.now());
+    const client = new MedLedgerClient({ api });
+    let answer: { status: number; body: Record<string, unknown> } | undefined;
+    // Two registrations of one patient id, taken together: both pass the check against committed
+    // state; once one commits the other breaks a rule and leaves the pool, and its waiter learns
+    // why at once. Should a block commit the first between the two requests, the second is
+    // refused on arrival instead (nothing to wait for): that attempt is repeated.
+    for (let attempt = 0; attempt < 5 && answer?.status !== 422; attempt++) {
+      const patient = randomId();
+      const [first, again] = [signer.registerPatient(patient), signer.registerPatient(patient)];
+      const { results } = await client.submitTxBatch([first!.bytes, again!.bytes]);
+      assert.ok(results.every((r) => r.accepted));
+      answer = await postJson(`${api}/txs?wait=commit`, { tx: toHex(again!.bytes) });
+      if (answer.status !== 422) assert.equal((answer.body.error as { code: string }).code, 'ALREADY_EXISTS');
+      else assert.equal((answer.body.error as { meta: { hash: string } }).meta.hash, again!.hash);
+    }
+    const error = answer!.body.error as { code: string; meta: { log: string } };
+    assert.equal(answer!.status, 422);
+    assert.equal(error.code, 'TX_DROPPED');
+    assert.match(error.meta.log, /already/);
+  });
+
   test('txs arriving steadily fill blocks at most every minBlockIntervalMs, not one height per tx', async () => {
     const genesis = JSON.parse(readFileSync(join(home, 'config', 'genesis.json'), 'utf8')) as {
       params: { minBlockIntervalMs: number };

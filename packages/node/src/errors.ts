@@ -11,6 +11,8 @@ export const NodeErrorCode = {
   AlreadyExists: 'ALREADY_EXISTS',
   TxRejected: 'TX_REJECTED',
   TxFailed: 'TX_FAILED',
+  /** A waited-for tx left the mempool without committing: it broke a rule once the state moved. */
+  TxDropped: 'TX_DROPPED',
   MempoolFull: 'MEMPOOL_FULL',
   RateLimited: 'RATE_LIMITED',
   Duplicate: 'TX_DUPLICATE',

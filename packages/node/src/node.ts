@@ -84,7 +84,8 @@ export class MedLedgerNode {
   readonly #wal: FileConsensusWal;
   readonly #nodeKey: LoadedKey;
   readonly #txRelay: TxRelay;
-  readonly #waiters = new Map<string, Set<(loc: TxLocation) => void>>();
+  /** `?wait=commit` callers by tx hash: told when the tx commits, or leaves the pool without committing. */
+  readonly #waiters = new Map<string, Set<{ resolve: (loc: TxLocation) => void; reject: (err: Error) => void }>>();
   readonly #heapGrowth = new HeapGrowthPolicy();
   #peerCheck: NodeJS.Timeout | undefined;
   #membership: Promise<void> = Promise.resolve();
@@ -128,11 +129,12 @@ export class MedLedgerNode {
         verified,
         logger: log('chain'),
         metrics: this.metrics,
-        onInvalidTxs: (hashes) => this.mempool.evict(hashes),
+        onInvalidTxs: (failed) => this.mempool.evict(failed),
         pendingTx: (hash) => this.mempool.pendingTx(hash),
       },
     );
     this.mempool = new Mempool({ ...this.config.mempool, chainId }, { state: this.state, verified });
+    this.mempool.onDropped((hash, result) => this.#onDropped(hash, result));
     this.network = createNetwork(
       {
         nodeKey: this.#nodeKey.secretKey,
@@ -350,19 +352,37 @@ export class MedLedgerNode {
     return new Promise((resolve, reject) => {
       let set = this.#waiters.get(hash);
       if (!set) this.#waiters.set(hash, (set = new Set()));
-      const done = (loc: TxLocation) => {
-        clearTimeout(timer);
-        resolve(loc);
+      const waiter = {
+        resolve: (loc: TxLocation) => {
+          clearTimeout(timer);
+          resolve(loc);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       };
       const timer = setTimeout(() => {
-        set.delete(done);
+        set.delete(waiter);
         if (set.size === 0) this.#waiters.delete(hash);
         reject(
           new MedLedgerError(NodeErrorCode.Timeout, `tx not committed within ${timeoutMs} ms; it may still commit`),
         );
       }, timeoutMs);
-      set.add(done);
+      set.add(waiter);
     });
+  }
+
+  /** A waited-for tx that the pool dropped will not commit: its callers hear it now, not at their timeout. */
+  #onDropped(hash: string, result: { code: number; log: string }): void {
+    const waiters = this.#waiters.get(hash);
+    if (!waiters) return;
+    this.#waiters.delete(hash);
+    const err = new MedLedgerError(NodeErrorCode.TxDropped, `tx left the mempool without committing: ${result.log}`, {
+      hash,
+      ...result,
+    });
+    for (const w of waiters) w.reject(err);
   }
 
   /**
@@ -423,7 +443,7 @@ export class MedLedgerNode {
       if (!waiters) return;
       this.#waiters.delete(hash);
       const r = c.results[index]!;
-      for (const w of waiters) w({ height: c.height, index, code: r.code, log: r.log });
+      for (const w of waiters) w.resolve({ height: c.height, index, code: r.code, log: r.log });
     });
   }
 

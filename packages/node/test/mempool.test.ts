@@ -87,7 +87,9 @@ test('after a commit the included txs leave and txs the block made invalid are d
 test('after a commit an account whose nonce moved past its pending txs loses them', async () => {
   const l = await createLedger();
   // Nonce 5 is committed (as if through another node's mempool): pending 2..4 are stale.
-  for (const n of [2, 3, 4, 6]) l.mempool.add(register(l.org, n).bytes);
+  const pending = [2, 3, 4, 6].map((n) => l.mempool.add(register(l.org, n).bytes));
+  const dropped: { hash: string; code: number; log: string }[] = [];
+  l.mempool.onDropped((hash, r) => dropped.push({ hash, ...r }));
   const five = register(l.org, 5);
   const proposal = l.chain.buildProposal(0, Date.now(), l.validators[0]!.address, [
     { tx: five.tx, hash: Buffer.from(five.hash, 'hex'), hashHex: five.hash, bytes: five.bytes, sender: '' },
@@ -96,6 +98,15 @@ test('after a commit an account whose nonce moved past its pending txs loses the
   const committed = await l.chain.commit(proposal.block, { height: 1, round: 0, blockHash: hash, signatures: [] });
   l.mempool.update(committed.txHashes);
   assert.deepEqual(nonces(l), [6]);
+  // Each stale tx is reported with the rule it broke (a `?wait=commit` caller hears it at once).
+  assert.deepEqual(
+    dropped.map((d) => d.hash),
+    pending.slice(0, 3).map((e) => e.hashHex),
+  );
+  for (const d of dropped) {
+    assert.notEqual(d.code, 0);
+    assert.match(d.log, /nonce/);
+  }
   await l.close();
 });
 
@@ -112,7 +123,7 @@ test('txs a proposal could not execute are evicted; peers get more room than cli
     codeOf(() => l.mempool.add(register(l.org, 3).bytes, 'peer')),
     'accepted',
   );
-  l.mempool.evict([a.hash]);
+  l.mempool.evict([{ hashHex: a.hash, code: 3, log: 'failed in a proposal' }]);
   assert.deepEqual(nonces(l), [2, 3]);
   await l.close();
 });

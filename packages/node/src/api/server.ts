@@ -65,6 +65,7 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.Timeout]: 504,
   [NodeErrorCode.NotReady]: 503,
   [NodeErrorCode.TxFailed]: 422,
+  [NodeErrorCode.TxDropped]: 422,
   BODY_TOO_LARGE: 413,
   [NodeErrorCode.UnsupportedMediaType]: 415,
   ...DOC_HTTP_STATUS,
@@ -442,7 +443,7 @@ function describeError(err: FastifyError | MedLedgerError | Error): {
   meta?: Record<string, unknown>;
 } {
   if (isMedLedgerError(err)) {
-    const meta = err.code === NodeErrorCode.TxFailed ? err.meta : undefined;
+    const meta = err.code === NodeErrorCode.TxFailed || err.code === NodeErrorCode.TxDropped ? err.meta : undefined;
     return { status: HTTP_STATUS[err.code] ?? 400, code: err.code, message: err.message, ...(meta ? { meta } : {}) };
   }
   const f = err as FastifyError;

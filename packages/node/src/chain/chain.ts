@@ -91,8 +91,8 @@ export class Chain {
       verified: VerifiedTxCache;
       logger: Logger;
       metrics: Metrics;
-      /** Txs left out of a proposal because they fail against the current state (hex hashes). */
-      onInvalidTxs?: (hashes: string[]) => void;
+      /** Txs left out of a proposal because they fail against the current state, with the rule each broke. */
+      onInvalidTxs?: (failed: { hashHex: string; code: number; log: string }[]) => void;
       /** A tx already decoded and verified in the mempool, by hex hash: spares decoding it again. */
       pendingTx?: (hash: string) => Tx | undefined;
     },
@@ -184,7 +184,13 @@ export class Chain {
       if (failed.size > 0) {
         // Rare: the state moved since these txs were checked. Build again without them.
         batch.discard();
-        this.modules.onInvalidTxs?.(txs.filter((_, i) => failed.has(i)).map((t) => t.hashHex));
+        this.modules.onInvalidTxs?.(
+          [...failed].map((i) => ({
+            hashHex: txs[i]!.hashHex,
+            code: execution.results[i]!.code,
+            log: execution.results[i]!.log,
+          })),
+        );
         txs = txs.filter((_, i) => !failed.has(i));
         continue;
       }

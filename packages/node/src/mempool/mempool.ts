@@ -40,10 +40,17 @@ interface AccountQueue {
  * concurrently lands in order. After every commit the included txs leave and the rest are
  * checked again.
  */
+/** Why a tx left the pool uncommitted: the result code and log of the check it failed. */
+export interface DropResult {
+  code: number;
+  log: string;
+}
+
 export class Mempool implements MempoolView {
   readonly #txs = new Map<string, MempoolTx>();
   readonly #accounts = new Map<string, AccountQueue>();
   readonly #listeners: (() => void)[] = [];
+  readonly #dropListeners: ((hashHex: string, result: DropResult) => void)[] = [];
   #bytes = 0;
 
   constructor(
@@ -75,6 +82,16 @@ export class Mempool implements MempoolView {
 
   onTxsAvailable(listener: () => void): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called for each tx that leaves the pool without being committed, with the rule it broke. */
+  onDropped(listener: (hashHex: string, result: DropResult) => void): void {
+    this.#dropListeners.push(listener);
+  }
+
+  #drop(entry: MempoolTx, result: DropResult): void {
+    this.#remove(entry);
+    for (const l of this.#dropListeners) l(entry.hashHex, result);
   }
 
   /**
@@ -181,17 +198,18 @@ export class Mempool implements MempoolView {
     for (const queue of [...this.#accounts.values()]) {
       const pending = [...queue.byNonce.values()].sort((a, b) => a.tx.nonce - b.tx.nonce);
       for (const entry of pending) {
-        if (this.modules.state.checkTx(entry.tx).code === TxCode.Ok) break;
-        this.#remove(entry);
+        const result = this.modules.state.checkTx(entry.tx);
+        if (result.code === TxCode.Ok) break;
+        this.#drop(entry, result);
       }
     }
   }
 
   /** Drops txs that failed when a proposal executed them. */
-  evict(hashes: Iterable<string>): void {
-    for (const h of hashes) {
-      const entry = this.#txs.get(h);
-      if (entry) this.#remove(entry);
+  evict(failed: Iterable<{ hashHex: string } & DropResult>): void {
+    for (const { hashHex, code, log } of failed) {
+      const entry = this.#txs.get(hashHex);
+      if (entry) this.#drop(entry, { code, log });
     }
   }
 
