@@ -77,6 +77,8 @@ const STALL_TICKS = 2;
 /** Own messages of one height resent per tick: the latest ones (3 per round at most). */
 const MAX_RESEND = 32;
 
+type ProposalMessage = Extract<ConsensusMessage, { kind: 'proposal' }>;
+
 /** A message this node signed at the current height, kept to be sent again if the height stalls. */
 type OwnMessage = { kind: 'proposal'; proposal: Proposal; blockBytes: Uint8Array } | { kind: 'vote'; vote: Vote };
 
@@ -126,7 +128,7 @@ export class ConsensusDriver {
   #blocks = new Map<string, Block>();
   /** Compact proposals of this height being rebuilt (missing txs fetched), by block hash. */
   #rebuilding = new Map<string, Promise<Block | undefined>>();
-  #futureProposals: ConsensusMessage[] = [];
+  #futureProposals: ProposalMessage[] = [];
   #futureVotes: ConsensusMessage[] = [];
   #validators: Validator[] = [];
   readonly activity = new Map<string, ValidatorActivity>();
@@ -332,7 +334,7 @@ export class ConsensusDriver {
       if (this.#height !== this.m.chain.height + 1) break;
       await this.#onMessage(decodeConsensusMessage(bytes), bytes, true);
     }
-    const future = this.#futureProposals.filter((f) => f.kind === 'proposal' && f.proposal.height === this.#height);
+    const future = this.#futureProposals.filter((f) => f.proposal.height === this.#height);
     this.#futureProposals = [];
     for (const msg of future) await this.#onMessage(msg, null, false);
     const votes = this.#futureVotes.filter((f) => f.kind === 'vote' && f.vote.height === this.#height);
@@ -466,10 +468,7 @@ export class ConsensusDriver {
       // it led to) survives a restart (ADR 0002).
       const log = () => next && raw && !fromWal && this.#logPeerMessage(height, raw);
       if (msg.kind === 'proposal') {
-        if (next && this.#futureProposals.length < MAX_FUTURE_PROPOSALS) {
-          log();
-          this.#futureProposals.push(msg);
-        }
+        if (next && this.#keepFutureProposal(msg)) log();
       } else {
         if (next) this.#noteSigned(msg.vote.validator, height);
         const joining = next && !this.#isValidator(msg.vote.validator);
@@ -509,6 +508,23 @@ export class ConsensusDriver {
       this.m.logger.warn({ height, round: proposal.round, reason: (err as Error).message }, 'rejected proposed block');
     }
     await this.#dispatch(this.m.engine.onProposal(proposal, valid));
+  }
+
+  /**
+   * Keeps an early proposal for the next height. When the buffer is full, a lower round
+   * displaces the highest one held: the next height most likely decides in round 0, and one
+   * proposer signing proposals for many of its later rounds must not crowd out that one.
+   */
+  #keepFutureProposal(msg: ProposalMessage): boolean {
+    const kept = this.#futureProposals;
+    if (kept.length >= MAX_FUTURE_PROPOSALS) {
+      let highest = 0;
+      for (let i = 1; i < kept.length; i++) if (kept[i]!.proposal.round > kept[highest]!.proposal.round) highest = i;
+      if (kept[highest]!.proposal.round <= msg.proposal.round) return false;
+      kept.splice(highest, 1);
+    }
+    kept.push(msg);
+    return true;
   }
 
   /**

@@ -69,6 +69,7 @@ function block(height: number, round: number, tag: number): Block {
 
 function proposal(b: Block, round: number): Uint8Array {
   const signer = byAddress.get(toHex(proposerFor(sorted, b.header.height, round)))!;
+  assert.equal(toHex(b.header.proposer), toHex(signer.address));
   const p = { height: b.header.height, round, polRound: -1, blockHash: hashOf(b) };
   const signed = { ...p, proposer: signer.address, signature: signer.sign(proposalSignBytes(chainId, p)) };
   return encodeProposalMessage(signed, encodeBlock(b));
@@ -128,7 +129,7 @@ async function node(dir: string, height: number) {
     network,
     wal,
     signer: new GuardedSigner(chainId, self, join(dir, 'last-sign.json')),
-    logger: createLogger({ level: 'error', name: 'driver-wal-test', stdout: false }),
+    logger: createLogger({ level: 'error', name: 'driver-test', stdout: false }),
     metrics: createMetrics(),
     now: () => 1000,
     catchUp: async () => undefined,
@@ -188,6 +189,30 @@ test("a proposal that arrived a height early is in that height's WAL, and a rest
     assert.notEqual(prevote.blockHash && toHex(prevote.blockHash), toHex(hashOf(v2)));
     await second.driver.stop();
     second.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("one proposer's proposals for many later rounds do not crowd out the next height's round 0", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-driver-future-'));
+  try {
+    const n = await node(dir, 0);
+    // Height 2's proposer of rounds 1, 5, 9, … signs a proposal for each: more than the buffer.
+    const flood = Array.from({ length: 40 }, (_, k) => 1 + 4 * k);
+    for (const round of flood) n.deliver(proposal(block(2, round, 100 + round), round));
+    const v = block(2, 0, 2);
+    n.deliver(proposal(v, 0));
+    const b1 = block(1, 0, 1);
+    n.deliver(proposal(b1, 0));
+    for (const s of others) n.deliver(vote(s, VoteType.Precommit, 1, 0, hashOf(b1)));
+    // At height 2 the early round-0 proposal is there: the node prevotes it at once.
+    await waitFor('its prevote at height 2', () => n.ownVotes().some((x) => x.height === 2));
+    const prevote = n.ownVotes().find((x) => x.height === 2)!;
+    assert.equal(prevote.round, 0);
+    assert.equal(toHex(prevote.blockHash!), toHex(hashOf(v)));
+    await n.driver.stop();
+    n.wal.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
