@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import {
   encryptDocument,
   generateEncKeyPair,
   generateKeyPair,
+  SEAL_OVERHEAD_BYTES,
   sha256,
   signDocRequest,
   signDocUpload,
@@ -32,7 +34,8 @@ import {
   type Genesis,
   type TxPayloads,
 } from '@medledger/types';
-import { DocErrorCode, DocumentService } from '../src/docs/index.js';
+import { createApiServer, type ApiContext } from '../src/api/index.js';
+import { DEFAULT_DOCS_OPTIONS, DocErrorCode, DocumentService, registerDocumentRoutes } from '../src/docs/index.js';
 import { createLogger } from '../src/logger.js';
 
 /**
@@ -323,6 +326,60 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
     assert.equal(Buffer.from(stored.ciphertext).indexOf(Buffer.from('Jane Roe')), -1);
     // The patient's copy opens with the patient's key.
     assert.deepEqual(decryptDocument(stored.ciphertext, stored.patientKey!, patientEnc.secretKey, RECORD), fhir);
+  });
+
+  test('over HTTP: a 6 MB document is stored; one over 8 MiB is 413 DOCUMENT_TOO_LARGE', async () => {
+    // The node's API server with only what the document routes need.
+    const ctx = { metrics: { apiRequestSeconds: { observe: () => undefined } } } as unknown as ApiContext;
+    const app = createApiServer({ bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 }, ctx, logger);
+    registerDocumentRoutes(app, holderDocs);
+    const put = (record: string, s: Sealed) =>
+      app.inject({
+        method: 'PUT',
+        url: `/records/${record}/document`,
+        payload: createDocumentUpload(hospital.org, { chainId: CHAIN_ID, record, sealed: s, time: ledger.time }),
+      });
+    try {
+      const record = '5a'.repeat(16);
+      const large = sealRecord({ record, content: randomBytes(6_000_000), authorEncKey: hospital.enc.publicKey });
+      const anchored = await ledger.run(hospital.org, TxType.RecordAnchor, {
+        record,
+        patient: PATIENT,
+        resourceType: 'Observation',
+        contentHash: large.contentHash,
+        size: large.ciphertext.length,
+        previous: null,
+      });
+      assert.equal(anchored.code, 0);
+      const stored = await put(record, large);
+      assert.equal(stored.statusCode, 201, stored.body);
+      assert.deepEqual(stored.json(), { record, size: large.ciphertext.length, stored: true });
+      const upload = createDocumentUpload(hospital.org, {
+        chainId: CHAIN_ID,
+        record,
+        sealed: large,
+        time: ledger.time,
+      });
+      const halfByte = await app.inject({
+        method: 'PUT',
+        url: `/records/${record}/document`,
+        payload: { ...upload, ciphertext: upload.ciphertext.slice(1) },
+      });
+      assert.equal(halfByte.statusCode, 400);
+      assert.equal(halfByte.json().error.code, 'INVALID_REQUEST');
+
+      // One byte over (the body still fits the route's limit), and far over (it does not).
+      for (const size of [DEFAULT_DOCS_OPTIONS.maxDocumentBytes + 1, 9_000_000]) {
+        const content = new Uint8Array(size - SEAL_OVERHEAD_BYTES);
+        const over = sealRecord({ record, content, authorEncKey: hospital.enc.publicKey });
+        assert.equal(over.ciphertext.length, size);
+        const refused = await put(record, over);
+        assert.equal(refused.statusCode, 413, `${size} bytes`);
+        assert.equal(refused.json().error.code, DocErrorCode.TOO_LARGE, `${size} bytes`);
+      }
+    } finally {
+      await app.close();
+    }
   });
 
   test('without a consent the holder refuses: NO_CONSENT, and nothing lands on chain', async () => {

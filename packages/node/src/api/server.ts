@@ -21,6 +21,7 @@ import { blockToJson, toJsonValue, txToJson } from './json.js';
 import { DOC_HTTP_STATUS } from '../docs/errors.js';
 import { auditBundle, consentsBundle, orgNames } from '../fhir/index.js';
 import { registerGovernanceRoutes } from './governance.js';
+import { assertEvenHex, hexSchema } from './hex.js';
 
 export interface NodeStatus {
   chainId: string;
@@ -187,7 +188,7 @@ export function createApiServer(
       schema: {
         body: {
           type: 'object',
-          properties: { tx: { type: 'string', pattern: '^([0-9a-f]{2})+$', maxLength: MAX_TX_BYTES * 2 } },
+          properties: { tx: { ...hexSchema(MAX_TX_BYTES), minLength: 2 } },
           required: ['tx'],
           additionalProperties: false,
         },
@@ -199,6 +200,7 @@ export function createApiServer(
       },
     },
     async (req, reply) => {
+      assertEvenHex(req.body.tx, 'tx');
       const bytes = fromHex(req.body.tx, 'tx');
       const hash = toHex(sha256(bytes));
       if (req.query.wait !== 'commit') {

@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import { fromHex, MAX_DOC_REQUEST_BYTES, toHex } from '@medledger/types';
+import { assertEvenHex, hexSchema } from '../api/hex.js';
+import { DocErrorCode, docError } from './errors.js';
 import type { DocUploadBody } from './interface.js';
 import { uploadBodyLimit } from './options.js';
 import type { DocumentService } from './service.js';
 
 const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
-const HEX = (maxBytes: number) => ({ type: 'string', pattern: '^([0-9a-f]{2})*$', maxLength: maxBytes * 2 }) as const;
 const params = { type: 'object', properties: { id: ID }, required: ['id'] } as const;
 
 /**
@@ -17,14 +18,21 @@ export function registerDocumentRoutes(app: FastifyInstance, docs: DocumentServi
     '/records/:id/document',
     {
       bodyLimit: uploadBodyLimit(docs.options),
+      // A body over the route's limit is a document over the size limit: say so, as the service
+      // does for a ciphertext that fits the body but not the limit. The server's handler answers.
+      errorHandler: (err: FastifyError) => {
+        if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw err;
+        throw docError(DocErrorCode.TOO_LARGE, `document is over ${docs.options.maxDocumentBytes} bytes`);
+      },
       schema: {
         params,
         body: {
           type: 'object',
           properties: {
-            ciphertext: HEX(docs.options.maxDocumentBytes),
-            authorKey: HEX(256),
-            patientKey: { anyOf: [HEX(256), { type: 'null' }] },
+            // No maxLength: the body limit bounds it, and the service answers DOCUMENT_TOO_LARGE.
+            ciphertext: hexSchema(),
+            authorKey: hexSchema(256),
+            patientKey: { anyOf: [hexSchema(256), { type: 'null' }] },
             time: { type: 'integer', minimum: 0 },
             from: { type: 'string', pattern: '^[0-9a-f]{64}$' },
             signature: { type: 'string', pattern: '^[0-9a-f]{128}$' },
@@ -35,6 +43,10 @@ export function registerDocumentRoutes(app: FastifyInstance, docs: DocumentServi
       },
     },
     async (req, reply) => {
+      const { ciphertext, authorKey, patientKey } = req.body;
+      assertEvenHex(ciphertext, 'ciphertext');
+      assertEvenHex(authorKey, 'authorKey');
+      if (patientKey !== null) assertEvenHex(patientKey, 'patientKey');
       const result = await docs.upload(req.params.id, req.body);
       return reply.status(result.stored ? 201 : 200).send(result);
     },
@@ -51,13 +63,14 @@ export function registerDocumentRoutes(app: FastifyInstance, docs: DocumentServi
         params,
         body: {
           type: 'object',
-          properties: { request: HEX(MAX_DOC_REQUEST_BYTES) },
+          properties: { request: hexSchema(MAX_DOC_REQUEST_BYTES) },
           required: ['request'],
           additionalProperties: false,
         },
       },
     },
     async (req) => {
+      assertEvenHex(req.body.request, 'request');
       const doc = await docs.fetch(req.params.id, fromHex(req.body.request, 'request'));
       return {
         record: doc.record,
