@@ -1,16 +1,18 @@
 import {
   decryptDocument,
   encryptDocument,
+  SEAL_OVERHEAD_BYTES,
   sha256,
   signDocRequest,
   signDocUpload,
   type EncKey,
 } from '@medledger/crypto';
-import { fromHex, MedLedgerError, toHex, TxType } from '@medledger/types';
+import { fromHex, MAX_DOCUMENT_BYTES, MedLedgerError, toHex, TxType } from '@medledger/types';
 import type { Account } from './account.js';
 import type { MedLedgerClient } from './client.js';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type { TxSigner } from './interface.js';
+import type { CallOptions } from './options.js';
 import { createRecordAnchorPayload } from './payloads.js';
 
 /**
@@ -149,6 +151,14 @@ export class DocumentClient {
     },
   ) {}
 
+  /**
+   * Encrypts, anchors (waiting for the commit) and uploads a document. One over the node's size
+   * limit is refused before anything is sent (DOCUMENT_TOO_LARGE). An upload that fails after the
+   * anchor throws DOCUMENT_NOT_STORED naming the record (`meta.record`): the ciphertext is gone
+   * with this call and a new encryption would not match the anchored hash, so add the document
+   * again as a new version (`previous`). A caller that seals and anchors itself keeps the sealed
+   * record and can retry with `upload`.
+   */
   async write(input: {
     patient: string;
     resourceType: string;
@@ -166,6 +176,13 @@ export class DocumentClient {
       size: 0,
       previous: input.previous ?? null,
     });
+    if (input.content instanceof Uint8Array && input.content.length + SEAL_OVERHEAD_BYTES > MAX_DOCUMENT_BYTES) {
+      throw new MedLedgerError(
+        ClientErrorCode.DOCUMENT_TOO_LARGE,
+        `the document is ${input.content.length} bytes; encrypted it must fit in ${MAX_DOCUMENT_BYTES} bytes`,
+        { size: input.content.length },
+      );
+    }
     const authorEncKey = await this.#ownEncKey();
     const patient = (await client.patient(input.patient)).patient;
     const sealed = sealRecord({
@@ -177,10 +194,22 @@ export class DocumentClient {
     payload.contentHash = sealed.contentHash;
     payload.size = sealed.ciphertext.length;
     const sent = await account.send(TxType.RecordAnchor, payload, { wait: 'commit' });
-    await client.uploadDocument(
-      payload.record,
-      createDocumentUpload(account.signer, { chainId: account.chainId, record: payload.record, sealed }),
-    );
+    try {
+      await this.upload(payload.record, sealed);
+    } catch (err) {
+      const cause = err instanceof MedLedgerError ? `${err.code}: ${err.message}` : String(err);
+      throw new MedLedgerError(
+        ClientErrorCode.DOCUMENT_NOT_STORED,
+        `record ${payload.record} is anchored (tx ${sent.hash}) but its document was not stored (${cause}); ` +
+          `add the document again as a new version of it (previous ${payload.record})`,
+        {
+          record: payload.record,
+          tx: sent.hash,
+          height: sent.height,
+          cause: err instanceof MedLedgerError ? err.code : undefined,
+        },
+      );
+    }
     return {
       record: payload.record,
       tx: sent.hash,
@@ -188,6 +217,20 @@ export class DocumentClient {
       contentHash: toHex(sealed.contentHash),
       size: sealed.ciphertext.length,
     };
+  }
+
+  /**
+   * Uploads the sealed document of an anchored record to this node, signed now (a node takes an
+   * upload signed within the last 5 minutes). Safe to repeat with the same `sealed`: a node that
+   * holds it already answers `stored: false`.
+   */
+  upload(record: string, sealed: SealedRecord, opts?: CallOptions): Promise<DocumentUploadResponse> {
+    const { client, account } = this.opts;
+    return client.uploadDocument(
+      record,
+      createDocumentUpload(account.signer, { chainId: account.chainId, record, sealed }),
+      opts,
+    );
   }
 
   async read(input: { record: string; purpose: string; breakGlass?: string | null }): Promise<{

@@ -21,6 +21,10 @@ export const ClientErrorCode = {
   HASH_MISMATCH: 'HASH_MISMATCH',
   /** An organisation has no document encryption key (same code as the node's). */
   NO_ENC_KEY: 'NO_ENC_KEY',
+  /** A document whose ciphertext would be over the node's limit (same code as the node's); nothing was sent. */
+  DOCUMENT_TOO_LARGE: 'DOCUMENT_TOO_LARGE',
+  /** The record is anchored but the upload of its document failed: `meta.record` names it. */
+  DOCUMENT_NOT_STORED: 'DOCUMENT_NOT_STORED',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

@@ -10,14 +10,26 @@ import {
   verifyDocRequest,
   verifyDocUpload,
 } from '@medledger/crypto';
-import { decodeDocRequest, fromHex, toHex } from '@medledger/types';
 import {
+  decodeDocRequest,
+  decodeTx,
+  fromHex,
+  MAX_DOCUMENT_BYTES,
+  MedLedgerError,
+  toHex,
+  type Tx,
+} from '@medledger/types';
+import {
+  Account,
   ClientErrorCode,
   createDocumentRequest,
   createDocumentUpload,
+  DocumentClient,
   openFetchedDocument,
   sealRecord,
+  type DocumentUploadJson,
   type FetchedDocumentJson,
+  type MedLedgerClient,
 } from '../src/index.js';
 
 const RECORD = '0a'.repeat(16);
@@ -87,4 +99,69 @@ test('a fetched ciphertext that does not match the anchored hash is refused befo
   assert.throws(() => openFetchedDocument(lying, toHex(sealed.contentHash), key), {
     code: ClientErrorCode.HASH_MISMATCH,
   });
+});
+
+/** Just enough of a node for `DocumentClient.write`: anchors commit, uploads fail while `failUploads`. */
+function writeStub(orgKey: Uint8Array, encKey: Uint8Array) {
+  const node = {
+    anchored: [] as Tx[],
+    uploads: [] as { record: string; body: DocumentUploadJson }[],
+    failUploads: true,
+    status: async () => ({ chainId: 'c1' }),
+    account: async (address: string) => ({ address, nonce: 0 }),
+    submitTx: async (bytes: Uint8Array) => {
+      node.anchored.push(decodeTx(bytes));
+      return { hash: 'ab'.repeat(32) };
+    },
+    waitForTx: async (hash: string) => ({ hash, height: 7, index: 0, code: 0, log: '', tx: {} as never }),
+    orgs: async () => ({ orgs: [{ id: 'hospital-a', orgKey: toHex(orgKey), encKey: toHex(encKey) }] }),
+    patient: async (id: string) => ({ patient: { id, encKey: null } }),
+    uploadDocument: async (record: string, body: DocumentUploadJson) => {
+      node.uploads.push({ record, body });
+      if (node.failUploads) throw new MedLedgerError('NOT_READY', 'starting', { status: 503 });
+      return { record, size: fromHex(body.ciphertext).length, stored: true };
+    },
+  };
+  return node;
+}
+
+test('write: a document over the limit is refused before anything is anchored or sent', async () => {
+  const org = new Signer(generateKeyPair().secretKey);
+  const node = writeStub(org.publicKey, generateEncKeyPair().publicKey);
+  const docs = new DocumentClient({
+    client: node as unknown as MedLedgerClient,
+    account: new Account({ signer: org, client: node, chainId: 'c1' }),
+  });
+  const input = { patient: '0b'.repeat(16), resourceType: 'Observation' };
+  await assert.rejects(docs.write({ ...input, content: new Uint8Array(MAX_DOCUMENT_BYTES) }), {
+    code: ClientErrorCode.DOCUMENT_TOO_LARGE,
+  });
+  assert.equal(node.anchored.length, 0);
+  assert.equal(node.uploads.length, 0);
+});
+
+test('write: an upload failing after the anchor names the anchored record; its sealed copy can be uploaded again', async () => {
+  const org = new Signer(generateKeyPair().secretKey);
+  const node = writeStub(org.publicKey, generateEncKeyPair().publicKey);
+  const docs = new DocumentClient({
+    client: node as unknown as MedLedgerClient,
+    account: new Account({ signer: org, client: node, chainId: 'c1' }),
+  });
+  const input = { patient: '0b'.repeat(16), resourceType: 'Observation', content };
+  const failed = await docs.write(input).then(
+    () => assert.fail('the upload failed: write must throw'),
+    (err: unknown) => err as MedLedgerError,
+  );
+  assert.equal(node.anchored.length, 1);
+  const record = (node.anchored[0]!.payload as { record: string }).record;
+  assert.equal(failed.code, ClientErrorCode.DOCUMENT_NOT_STORED);
+  assert.equal(failed.meta.record, record);
+  assert.equal(failed.meta.cause, 'NOT_READY');
+  assert.match(failed.message, new RegExp(`record ${record} is anchored .* not stored .*NOT_READY.*new version`));
+
+  // What a caller that sealed and anchored itself does: the same sealed record, signed afresh.
+  node.failUploads = false;
+  const sealed = sealRecord({ record: RECORD, content, authorEncKey: generateEncKeyPair().publicKey });
+  assert.deepEqual(await docs.upload(RECORD, sealed), { record: RECORD, size: sealed.ciphertext.length, stored: true });
+  assert.equal(node.uploads.at(-1)!.body.ciphertext, toHex(sealed.ciphertext));
 });

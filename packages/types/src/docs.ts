@@ -27,6 +27,8 @@ export interface DocRequest {
 export type UnsignedDocRequest = Omit<DocRequest, 'signature'>;
 
 export const MAX_DOC_REQUEST_BYTES = 1024;
+/** Largest ciphertext a node stores and serves (the sealed document, not its plaintext). */
+export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 export const MAX_BREAK_GLASS_REASON = 256;
 /** How far a request's time may be from the time it is judged at (holder clock, block time). */
 export const DOC_REQUEST_MAX_AGE_MS = 5 * 60_000;

@@ -1,3 +1,5 @@
+import { MAX_DOCUMENT_BYTES } from '@medledger/types';
+
 /** Limits of the document store and `/docs/1`. */
 export interface DocsOptions {
   /** Largest ciphertext accepted and served. */
@@ -11,7 +13,7 @@ export interface DocsOptions {
 }
 
 export const DEFAULT_DOCS_OPTIONS: DocsOptions = {
-  maxDocumentBytes: 8 * 1024 * 1024,
+  maxDocumentBytes: MAX_DOCUMENT_BYTES,
   fetchTimeoutMs: 25_000,
   commitTimeoutMs: 20_000,
   requestsPerSecond: 20,
