@@ -4,7 +4,6 @@ import {
   Signer,
   VerifierPool,
   addressHex,
-  passphraseFromEnv,
   readEncKeyFile,
   readKeyFile,
   type LoadedKey,
@@ -26,6 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import { Chain, type CommittedBlock } from './chain/chain.js';
 import { VerifiedTxCache } from './chain/verified-txs.js';
 import {
+  homeKeyPassphrase,
   homeLayout,
   loadGenesis,
   loadNodeConfig,
@@ -105,7 +105,7 @@ export class MedLedgerNode {
       file: this.layout.logFile,
       stdout: opts.stdoutLogs ?? false,
     });
-    this.#nodeKey = readKeyFile(this.layout.nodeKey, passphraseFromEnv(env, this.layout.passphrase));
+    this.#nodeKey = readKeyFile(this.layout.nodeKey, homeKeyPassphrase(this.layout, env));
     if (!this.#nodeKey.encrypted)
       this.logger.warn('node key file is not encrypted: acceptable for a development network only');
     this.metrics = createMetrics();
@@ -256,7 +256,7 @@ export class MedLedgerNode {
       this.logger.warn('no keys/enc.key: this node will not hold documents');
       return undefined;
     }
-    const loaded = readEncKeyFile(this.layout.encKey, passphraseFromEnv(env, this.layout.passphrase));
+    const loaded = readEncKeyFile(this.layout.encKey, homeKeyPassphrase(this.layout, env));
     if (!loaded.encrypted) this.logger.warn('enc key file is not encrypted: acceptable for a development network only');
     const key = new EncKey(loaded.secretKey);
     loaded.secretKey.fill(0);

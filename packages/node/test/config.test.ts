@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadNodeConfig } from '../src/config/index.js';
-import { testnetVerifyThreads } from '../src/home.js';
+import { CryptoErrorCode, writeGeneratedPassphrase } from '@medledger/crypto';
+import { checkNodeHome, homeLayout, loadNodeConfig } from '../src/config/index.js';
+import { initNodeHome, testnetVerifyThreads } from '../src/home.js';
 import { tempDir } from './fixtures.js';
 
 test('config: file over defaults, environment over file, overrides over both; typos are errors', () => {
@@ -25,4 +26,18 @@ test('a testnet gives each node its share of the cores for signature threads, at
   assert.equal(testnetVerifyThreads(2, 4), 1);
   assert.equal(testnetVerifyThreads(1, 8), 2);
   assert.equal(testnetVerifyThreads(4, 64), 2);
+});
+
+test('config validate unlocks the keys as start does, with the passphrase init generated into the home', () => {
+  const home = join(tempDir('check'), 'home');
+  // What `medledger init` does when the environment names no passphrase.
+  initNodeHome({ home, passphrase: writeGeneratedPassphrase(homeLayout(home).passphrase) });
+  const checked = checkNodeHome(home, {});
+  assert.equal(checked.keys.node.encrypted, true);
+  assert.deepEqual(checked.keys.enc, { present: true, encrypted: true });
+  assert.ok(checked.warnings.some((w) => w.includes('keys/passphrase')));
+  // The environment comes first, for start and for validate alike.
+  assert.throws(() => checkNodeHome(home, { MEDLEDGER_KEY_PASSPHRASE: 'not it' }), {
+    code: CryptoErrorCode.BAD_PASSPHRASE,
+  });
 });

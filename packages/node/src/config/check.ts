@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { MedLedgerError, isRecord } from '@medledger/types';
-import { passphraseFromEnv, readKeyFile } from '@medledger/crypto';
+import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readEncKeyFile, readKeyFile } from '@medledger/crypto';
 import { NodeErrorCode } from '../errors.js';
-import { homeLayout } from './home.js';
+import { homeKeyPassphrase, homeLayout } from './home.js';
 import { loadGenesis, loadNodeConfigWithSources, type ConfigSource } from './load.js';
 import type { NodeConfig, NodeConfigOverrides } from './options.js';
 
@@ -11,7 +11,12 @@ export interface HomeCheck {
   config: NodeConfig;
   sources: Record<string, ConfigSource>;
   genesis: { chainId: string; orgs: number; validators: number };
-  keys: { node: { publicKey: string; encrypted: boolean }; org: { present: boolean; encrypted: boolean } };
+  keys: {
+    node: { publicKey: string; encrypted: boolean };
+    org: { present: boolean; encrypted: boolean };
+    /** The organisation's document key, unlocked as `start` does when the file is there. */
+    enc: { present: boolean; encrypted: boolean };
+  };
   /** Things that work but should not be so in production. */
   warnings: string[];
 }
@@ -20,7 +25,8 @@ const LOOPBACK = /^(127\.|localhost$|::1$)/;
 
 /**
  * Everything `medledger start` would check before it opens the database, without starting:
- * the config (file, environment, flags), the genesis, and that the node key can be unlocked.
+ * the config (file, environment, flags), the genesis, and that the node key and the document
+ * key can be unlocked, with the passphrase found as `start` finds it (`homeKeyPassphrase`).
  * Throws CONFIG_INVALID (or the key file's own error) on the first problem.
  */
 export function checkNodeHome(
@@ -38,16 +44,25 @@ export function checkNodeHome(
   const { config, sources } = loadNodeConfigWithSources(layout.nodeConfig, env, overrides);
   const genesis = loadGenesis(layout.genesis);
   const warnings: string[] = [];
-  let passphrase: string | undefined;
-  try {
-    passphrase = passphraseFromEnv(env);
-  } catch (err) {
-    throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `cannot read the passphrase file: ${(err as Error).message}`);
+  const passphrase = homeKeyPassphrase(layout, env);
+  if (!env[PASSPHRASE_ENV] && !env[PASSPHRASE_FILE_ENV] && existsSync(layout.passphrase)) {
+    warnings.push(
+      `the key passphrase is keys/passphrase, beside the keys: move it to a secret store and set ${PASSPHRASE_FILE_ENV}`,
+    );
   }
   const nodeKey = readKeyFile(layout.nodeKey, passphrase);
   const nodeKeyHex = Buffer.from(nodeKey.publicKey).toString('hex');
   nodeKey.secretKey.fill(0);
   if (!nodeKey.encrypted) warnings.push('keys/node.key is not encrypted (development networks only)');
+  const enc = { present: existsSync(layout.encKey), encrypted: false };
+  if (enc.present) {
+    const encKey = readEncKeyFile(layout.encKey, passphrase);
+    encKey.secretKey.fill(0);
+    enc.encrypted = encKey.encrypted;
+    if (!enc.encrypted) warnings.push('keys/enc.key is not encrypted (development networks only)');
+  } else {
+    warnings.push('no keys/enc.key: this node will not hold documents');
+  }
   const org = { present: existsSync(layout.orgKey), encrypted: false };
   if (org.present) {
     // Only looked at, not unlocked: the node never uses the org key.
@@ -71,7 +86,7 @@ export function checkNodeHome(
     config,
     sources,
     genesis: { chainId: genesis.chainId, orgs: genesis.orgs.length, validators: genesis.validators.length },
-    keys: { node: { publicKey: nodeKeyHex, encrypted: nodeKey.encrypted }, org },
+    keys: { node: { publicKey: nodeKeyHex, encrypted: nodeKey.encrypted }, org, enc },
     warnings,
   };
 }

@@ -1,4 +1,7 @@
 import { join } from 'node:path';
+import { MedLedgerError } from '@medledger/types';
+import { passphraseFromEnv } from '@medledger/crypto';
+import { NodeErrorCode } from '../errors.js';
 
 /** Where a node keeps everything under its home directory. */
 export interface HomeLayout {
@@ -38,4 +41,17 @@ export function homeLayout(home: string): HomeLayout {
     logs: join(home, 'logs'),
     logFile: join(home, 'logs', 'node.log'),
   };
+}
+
+/**
+ * The passphrase of a home's key files, looked up as `start` and `config validate` both do:
+ * MEDLEDGER_KEY_PASSPHRASE, else the file MEDLEDGER_KEY_PASSPHRASE_FILE names, else the one `init`
+ * generated into `keys/passphrase`. Undefined for plain key files.
+ */
+export function homeKeyPassphrase(layout: HomeLayout, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return passphraseFromEnv(env, layout.passphrase);
+  } catch (err) {
+    throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `cannot read the passphrase file: ${(err as Error).message}`);
+  }
 }
