@@ -43,8 +43,9 @@ function decodeCanonicalGeneral(bytes: Uint8Array): unknown {
   let value: unknown;
   try {
     value = decode(bytes, DECODE_OPTIONS);
-  } catch (err) {
-    throw new MedLedgerError(TypesErrorCode.ENCODING, `not valid CBOR: ${(err as Error).message}`);
+  } catch {
+    // Not cborg's message: it can quote the input (a repeated map key), which is never echoed.
+    throw new MedLedgerError(TypesErrorCode.ENCODING, 'not valid CBOR');
   }
   const again = encodeCanonical(value);
   if (!bytesEqual(again, bytes)) {

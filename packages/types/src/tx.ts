@@ -200,10 +200,8 @@ export function decodeTx(bytes: Uint8Array): Tx {
 
 function assertTxType(v: unknown): TxType {
   if (typeof v !== 'string' || !TX_TYPES.includes(v)) {
-    throw new MedLedgerError(
-      TypesErrorCode.UNKNOWN_TX_TYPE,
-      `unknown tx type ${JSON.stringify(String(v).slice(0, 40))}`,
-    );
+    // The field only, never its value: client input may hold anything, patient data included.
+    throw new MedLedgerError(TypesErrorCode.UNKNOWN_TX_TYPE, 'type: not a known tx type', { field: 'type' });
   }
   return v as TxType;
 }

@@ -11,7 +11,8 @@ export function assertRecord(v: unknown, field: string): Record<string, unknown>
 }
 
 export function assertKeys(v: Record<string, unknown>, allowed: readonly string[], field: string): void {
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw shapeError(`${field}.${k}`, 'no such field');
+  // Names the fields allowed, not the one found: a client's key is client input, never echoed.
+  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw shapeError(field, `only ${allowed.join(', ')}`);
 }
 
 export function assertBytes(v: unknown, field: string, length?: number): Uint8Array {
