@@ -22,6 +22,7 @@ import { DOC_HTTP_STATUS } from '../docs/errors.js';
 import { auditBundle, consentsBundle, orgNames } from '../fhir/index.js';
 import { registerGovernanceRoutes } from './governance.js';
 import { assertEvenHex, hexSchema } from './hex.js';
+import { decimalIntegers } from './params.js';
 
 export interface NodeStatus {
   chainId: string;
@@ -113,10 +114,12 @@ export function createApiServer(
 ): FastifyInstance {
   const app = Fastify({ bodyLimit: opts.bodyLimitBytes, logger: false, return503OnClosing: true });
   // Bodies must be exactly what the schema says: no type coercion, no silently dropped fields.
-  // Path and query values arrive as strings, so only they are coerced.
+  // Path and query values arrive as strings, so only they are coerced (integers from decimal digits only).
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
   const lenient = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? strict.compile(schema) : decimalIntegers(schema, lenient.compile(schema)),
+  );
 
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.apiRequestSeconds.observe(

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createApiServer, type ApiContext } from '../src/api/index.js';
+import { createLogger } from '../src/logger.js';
+
+const PATIENT = 'ab'.repeat(16);
+
+/** The API server over a node that has no blocks and answers every query with an empty page. */
+function emptyNode() {
+  const ctx = {
+    metrics: { apiRequestSeconds: { observe: () => undefined } },
+    blocks: { getBlock: () => undefined, getBlockBytes: () => undefined, latestHeight: () => 0 },
+    queries: {
+      records: async () => ({ items: [], next: null }),
+      accessByPatient: async () => ({ items: [], next: null }),
+    },
+  } as unknown as ApiContext;
+  return createApiServer(
+    { bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 },
+    ctx,
+    createLogger({ level: 'error', name: 'api-test', stdout: false }),
+  );
+}
+
+test('integer path and query parameters take plain decimal digits only', async () => {
+  const app = emptyNode();
+  try {
+    const get = async (url: string) => {
+      const res = await app.inject({ method: 'GET', url });
+      return { status: res.statusCode, ...(res.json() as { error?: { code: string; message: string } }) };
+    };
+    // What JavaScript would read as a number, and a number beyond the safe integers.
+    for (const height of [
+      '0x10',
+      '1e3',
+      '99999999999999999999999',
+      '9007199254740993',
+      '-1',
+      '1.0',
+      '+5',
+      '%2016',
+      '0',
+    ]) {
+      const res = await get(`/blocks/${height}`);
+      assert.equal(res.status, 400, height);
+      assert.equal(res.error?.code, 'INVALID_REQUEST', height);
+      assert.match(res.error!.message, /^params\/height /, height);
+    }
+    assert.deepEqual(await get('/blocks/16'), {
+      status: 404,
+      error: { code: 'NOT_FOUND', message: 'block 16 not found' },
+    });
+    assert.equal((await get('/blocks/9007199254740991')).status, 404);
+
+    const records = `/records?patient=${PATIENT}`;
+    for (const query of ['limit=0x10', 'limit=1e1', 'since=1e12', 'until=0x1', 'limit=16&limit=17']) {
+      const res = await get(`${records}&${query}`);
+      assert.equal(res.status, 400, query);
+      assert.equal(res.error?.code, 'INVALID_REQUEST', query);
+    }
+    assert.equal((await get(`${records}&limit=16&since=0&until=1700000000000`)).status, 200);
+    assert.equal((await get(`/patients/${PATIENT}/audit?limit=0x10`)).status, 400);
+    assert.equal((await get(`/patients/${PATIENT}/audit?limit=16`)).status, 200);
+  } finally {
+    await app.close();
+  }
+});
