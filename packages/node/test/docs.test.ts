@@ -226,6 +226,8 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
   let insurerDocs: DocumentService;
   let RECORD = '';
   let sealed: Sealed;
+  /** Set: the holder's next access event is committed twice, as if the same request came in twice at once. */
+  let racedBySameRequest = false;
 
   const service = (o: Org) =>
     new DocumentService(
@@ -240,6 +242,10 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
         latestTime: () => ledger.time,
         now: () => ledger.time,
         sendNodeTx: async (type, payload) => {
+          if (racedBySameRequest) {
+            racedBySameRequest = false;
+            assert.equal((await ledger.run(o.node, type, payload)).code, 0);
+          }
           const { code, hash } = await ledger.run(o.node, type, payload);
           return { hash, code, log: '', height: ledger.state.height, index: 0 };
         },
@@ -441,10 +447,30 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
     assert.equal(events[0]!.tx, fetched.accessTx);
   });
 
-  test('a request is served once; another purpose is PURPOSE_MISMATCH', async () => {
+  test('a request is served once: a replay is 409 REQUEST_ALREADY_SERVED; another purpose is PURPOSE_MISMATCH', async () => {
     const once = request(lab.org);
     await labDocs.fetch(RECORD, once);
-    await refusedWith(labDocs.fetch(RECORD, once), DocErrorCode.ACCESS_NOT_RECORDED);
+    const events = (await ledger.state.query.accessByPatient(PATIENT)).items.length;
+    await refusedWith(labDocs.fetch(RECORD, once), DocErrorCode.REQUEST_ALREADY_SERVED);
+    // Over HTTP: a 4xx, since sending it again can never succeed (a 503 would invite retries).
+    const ctx = { metrics: { apiRequestSeconds: { observe: () => undefined } } } as unknown as ApiContext;
+    const app = createApiServer({ bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 }, ctx, logger);
+    registerDocumentRoutes(app, labDocs);
+    try {
+      const replay = await app.inject({
+        method: 'POST',
+        url: `/records/${RECORD}/document/fetch`,
+        payload: { request: toHex(once) },
+      });
+      assert.equal(replay.statusCode, 409);
+      assert.equal(replay.json().error.code, DocErrorCode.REQUEST_ALREADY_SERVED);
+    } finally {
+      await app.close();
+    }
+    // The same request twice at once: both pass the holder's checks, one event commits, the other is refused.
+    racedBySameRequest = true;
+    await refusedWith(labDocs.fetch(RECORD, request(lab.org)), DocErrorCode.REQUEST_ALREADY_SERVED);
+    assert.equal((await ledger.state.query.accessByPatient(PATIENT)).items.length, events + 1);
     await refusedWith(labDocs.fetch(RECORD, request(lab.org, 'research')), DocErrorCode.PURPOSE_MISMATCH);
   });
 

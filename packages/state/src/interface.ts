@@ -102,6 +102,8 @@ export interface StateQueries {
   evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]>;
   /** The erasure of a record's document, if the patient asked for one (ADR 0006). */
   erasure(record: string): Promise<ErasureView | undefined>;
+  /** Whether a committed `access.serve` already served the document request of this sha256 (hex). */
+  requestServed(requestHash: string): Promise<boolean>;
   /** Governance proposals, newest first; an open one past its expiry shows as expired. */
   proposals(): Promise<ProposalView[]>;
   proposal(id: string): Promise<ProposalView | undefined>;

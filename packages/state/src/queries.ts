@@ -31,6 +31,7 @@ import {
   recordsByPatientKey,
   recordsByPatientTypeKey,
   recordsByTypeKey,
+  servedRequestKey,
 } from './keys.js';
 import type { QueryLimits } from './options.js';
 import { readNonce } from './modules/accounts.js';
@@ -52,6 +53,7 @@ import { proposalKey } from './keys.js';
 
 const ADDRESS_RE = /^[0-9a-f]{40}$/;
 const PUBKEY_RE = /^[0-9a-f]{64}$/;
+const HASH_RE = /^[0-9a-f]{64}$/;
 
 export interface QueryModules {
   db: KeyValueReader;
@@ -203,6 +205,11 @@ export class StateQueryService implements StateQueries {
     if (!matches(record, ID_RE)) return undefined;
     const erasure = readErasure(this.#reader, record);
     return erasure && erasureView(erasure);
+  }
+
+  async requestServed(requestHash: string): Promise<boolean> {
+    if (!matches(requestHash, HASH_RE)) return false;
+    return this.#reader.get(servedRequestKey(fromHex(requestHash))) !== undefined;
   }
 
   async #consents(prefix: Uint8Array, now: number): Promise<ConsentView[]> {

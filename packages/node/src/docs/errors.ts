@@ -35,8 +35,10 @@ export const DocErrorCode = {
   BAD_WRAPPED_KEY: 'BAD_WRAPPED_KEY',
   /** An organisation (reader or holder) has no encryption key to wrap to or unwrap with. */
   NO_ENC_KEY: 'NO_ENC_KEY',
-  /** The access event could not be committed, so nothing is served. */
+  /** The access event could not be committed, so nothing is served; a new request may succeed. */
   ACCESS_NOT_RECORDED: 'ACCESS_NOT_RECORDED',
+  /** The signed request was served before: each is served once, so sending it again never succeeds. */
+  REQUEST_ALREADY_SERVED: 'REQUEST_ALREADY_SERVED',
   HOLDER_UNREACHABLE: 'HOLDER_UNREACHABLE',
   TOO_LARGE: 'DOCUMENT_TOO_LARGE',
 } as const;
@@ -53,6 +55,7 @@ export const DOC_HTTP_STATUS: Record<string, number> = {
   [DocErrorCode.ERASED]: 410,
   [DocErrorCode.NOT_HOLDER]: 409,
   [DocErrorCode.NO_ENC_KEY]: 409,
+  [DocErrorCode.REQUEST_ALREADY_SERVED]: 409,
   [DocErrorCode.DOCUMENT_NOT_FOUND]: 404,
   [DocErrorCode.HASH_MISMATCH]: 502,
   [DocErrorCode.ACCESS_NOT_RECORDED]: 503,

@@ -8,7 +8,10 @@ import type { Logger } from '../logger.js';
 /** What the document service needs from the node: narrow, so tests can stand in for each part. */
 export interface DocsModules {
   db: Database;
-  queries: Pick<StateQueries, 'record' | 'erasure' | 'org' | 'orgOfKey' | 'consentsByPatient' | 'patient'>;
+  queries: Pick<
+    StateQueries,
+    'record' | 'erasure' | 'org' | 'orgOfKey' | 'consentsByPatient' | 'patient' | 'requestServed'
+  >;
   network: Pick<NetworkService, 'handle' | 'request' | 'peerId'>;
   chainId: string;
   /** This node's ed25519 node key (public): which organisation it belongs to comes from the registry. */

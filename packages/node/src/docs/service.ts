@@ -169,6 +169,8 @@ export class DocumentService {
     if (peerOrg !== reader.id)
       throw docError(DocErrorCode.WRONG_ORG, "the request came from another organisation's node");
     if (!docRequestFresh(request.time, this.#m.now())) throw docError(DocErrorCode.STALE_REQUEST, 'request is stale');
+    const requestHash = toHex(sha256(requestBytes));
+    if (await this.#m.queries.requestServed(requestHash)) throw alreadyServed();
     const record = await this.#liveRecord(request.record);
     if (record.author !== (await this.ownOrg())) throw docError(DocErrorCode.NOT_HOLDER, 'this node does not hold it');
     const doc = this.store.get(record.id);
@@ -198,6 +200,8 @@ export class DocumentService {
       // Consent may have changed between the check and the block: report why, if it did.
       await decideAccess(this.#m.queries, record, reader.id, request.purpose, request.breakGlass, this.#m.latestTime());
       if (await this.#m.queries.erasure(record.id)) throw docError(DocErrorCode.ERASED, 'the record was erased');
+      // The same request sent twice at once: the other one's event committed first.
+      if (await this.#m.queries.requestServed(requestHash)) throw alreadyServed();
       throw docError(DocErrorCode.ACCESS_NOT_RECORDED, `the access event was not committed: ${(err as Error).message}`);
     }
     const wrappedKey = rewrapDataKey(doc.authorKey, encKey, fromHex(reader.encKey, 'encKey'), record.id);
@@ -317,6 +321,11 @@ export class DocumentService {
     if (!this.#m.encKey) throw docError(DocErrorCode.NO_ENC_KEY, 'this node has no organisation encryption key');
     return this.#m.encKey;
   }
+}
+
+/** A 4xx, not ACCESS_NOT_RECORDED's 503: sending the same request again can never succeed. */
+function alreadyServed(): MedLedgerError {
+  return docError(DocErrorCode.REQUEST_ALREADY_SERVED, 'this request was already served: sign a new one');
 }
 
 /** The holder's refusal, re-raised here without the transport detail. */
