@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createApiServer, type ApiContext } from '../src/api/index.js';
 import { createLogger } from '../src/logger.js';
 
@@ -61,6 +63,42 @@ test('integer path and query parameters take plain decimal digits only', async (
     assert.equal((await get(`${records}&limit=16&since=0&until=1700000000000`)).status, 200);
     assert.equal((await get(`/patients/${PATIENT}/audit?limit=0x10`)).status, 400);
     assert.equal((await get(`/patients/${PATIENT}/audit?limit=16`)).status, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+/** Raw bytes to the server, and everything it answers until it closes the connection. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.write(request);
+  });
+}
+
+test('requests refused before any route runs get the documented error body, without echoing the request', async () => {
+  const app = emptyNode();
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    const malformed = [
+      // A body one byte longer than its Content-Length: the rest is no HTTP request.
+      'POST /txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"tx":"ab"}',
+      'GET /status HTTP/1.1\r\nHost: x\r\nJane Doe\r\n\r\n',
+    ];
+    for (const request of malformed) {
+      const answer = await rawExchange(port, request);
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as unknown;
+      assert.deepEqual(body, { error: { code: 'INVALID_REQUEST', message: 'malformed HTTP request' } });
+    }
+    const badUrl = await app.inject({ method: 'GET', url: '/records/%E0%A4%AJane' });
+    assert.equal(badUrl.statusCode, 400);
+    assert.deepEqual(badUrl.json(), { error: { code: 'INVALID_REQUEST', message: 'the URL is not valid' } });
   } finally {
     await app.close();
   }

@@ -23,6 +23,7 @@ import { auditBundle, consentsBundle, orgNames } from '../fhir/index.js';
 import { registerGovernanceRoutes } from './governance.js';
 import { assertEvenHex, hexSchema } from './hex.js';
 import { decimalIntegers } from './params.js';
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 
 export interface NodeStatus {
   chainId: string;
@@ -112,7 +113,13 @@ export function createApiServer(
   ctx: ApiContext,
   logger: Logger,
 ): FastifyInstance {
-  const app = Fastify({ bodyLimit: opts.bodyLimitBytes, logger: false, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: opts.bodyLimitBytes,
+    logger: false,
+    return503OnClosing: true,
+    clientErrorHandler,
+    frameworkErrors,
+  });
   // Bodies must be exactly what the schema says: no type coercion, no silently dropped fields.
   // Path and query values arrive as strings, so only they are coerced (integers from decimal digits only).
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
