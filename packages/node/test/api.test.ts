@@ -8,8 +8,12 @@ import { createLogger } from '../src/logger.js';
 const PATIENT = 'ab'.repeat(16);
 
 /** The API server over a node that has no blocks and answers every query with an empty page. */
-function emptyNode() {
+function emptyNode(submitted: Uint8Array[] = []) {
   const ctx = {
+    submitTx: (bytes: Uint8Array) => {
+      submitted.push(bytes);
+      return { hash: 'ab'.repeat(32) };
+    },
     metrics: { apiRequestSeconds: { observe: () => undefined } },
     blocks: { getBlock: () => undefined, getBlockBytes: () => undefined, latestHeight: () => 0 },
     queries: {
@@ -99,6 +103,23 @@ test('requests refused before any route runs get the documented error body, with
     const badUrl = await app.inject({ method: 'GET', url: '/records/%E0%A4%AJane' });
     assert.equal(badUrl.statusCode, 400);
     assert.deepEqual(badUrl.json(), { error: { code: 'INVALID_REQUEST', message: 'the URL is not valid' } });
+  } finally {
+    await app.close();
+  }
+});
+
+test('POST /txs: a tx over 16 KiB is TOO_LARGE, as in a batch', async () => {
+  const submitted: Uint8Array[] = [];
+  const app = emptyNode(submitted);
+  try {
+    const post = (bytes: number) => app.inject({ method: 'POST', url: '/txs', payload: { tx: 'ab'.repeat(bytes) } });
+    const over = await post(16 * 1024 + 1);
+    assert.equal(over.statusCode, 400);
+    assert.equal(over.json().error.code, 'TOO_LARGE');
+    assert.equal(submitted.length, 0);
+    // At the limit the tx goes on to the mempool's checks.
+    assert.equal((await post(16 * 1024)).statusCode, 202);
+    assert.equal(submitted.length, 1);
   } finally {
     await app.close();
   }
