@@ -73,3 +73,27 @@ test('a batch head that announces millions of txs is refused before any is decod
     await app.close();
   }
 });
+
+test('a batch body that is no CBOR at all is ENCODING_INVALID; CBOR of another shape is INVALID_SHAPE', async () => {
+  const submitted: Uint8Array[] = [];
+  const app = apiWith(() => true, submitted);
+  try {
+    const post = async (body: Uint8Array) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/txs/batch',
+        headers: { 'content-type': 'application/cbor' },
+        payload: Buffer.from(body),
+      });
+      return [res.statusCode, res.json().error.code];
+    };
+    assert.deepEqual(await post(new Uint8Array(0)), [400, 'ENCODING_INVALID']);
+    assert.deepEqual(await post(new Uint8Array([0xff, 0x00])), [400, 'ENCODING_INVALID']);
+    assert.deepEqual(await post(encodeCanonical([new Uint8Array([1])]).subarray(0, 2)), [400, 'ENCODING_INVALID']);
+    assert.deepEqual(await post(encodeCanonical({ txs: [] })), [400, 'INVALID_SHAPE']);
+    assert.deepEqual(await post(encodeCanonical([new Uint8Array([1]), 'ab'])), [400, 'INVALID_SHAPE']);
+    assert.equal(submitted.length, 0);
+  } finally {
+    await app.close();
+  }
+});

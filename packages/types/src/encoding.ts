@@ -123,8 +123,12 @@ export function decodeByteStrings(
   let pos = 0;
   const head = (major: number): number => {
     const b = bytes[pos++];
-    if (b === undefined || b >> 5 !== major)
+    if (b === undefined || b >> 5 !== major) {
+      // Only a well-formed value of another shape is INVALID_SHAPE; bytes that are no canonical
+      // CBOR at all (nothing, garbage, a cut-off array) get decodeCanonical's error, as documented.
+      decodeCanonical(bytes);
       throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, 'expected an array of byte strings');
+    }
     const info = b & 0x1f;
     if (info < 24) return info;
     const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 0;

@@ -142,5 +142,8 @@ test('decodeByteStrings refuses anything but a canonical array of byte strings',
   assert.equal(code([0x9f, 0x40, 0xff]), 'ENCODING_INVALID'); // indefinite length
   assert.equal(code([0x81, 0x42, 0x07]), 'ENCODING_INVALID'); // truncated
   assert.equal(code([0x81, 0x40, 0x00]), 'ENCODING_INVALID'); // trailing bytes
-  assert.equal(code([]), 'INVALID_SHAPE');
+  // No CBOR at all is an encoding error, as decodeCanonical says, not a shape error.
+  assert.equal(code([]), 'ENCODING_INVALID');
+  assert.equal(code([0xff]), 'ENCODING_INVALID');
+  assert.equal(code([0x82, 0x41, 0x07]), 'ENCODING_INVALID'); // an array cut short
 });
