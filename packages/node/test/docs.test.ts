@@ -419,6 +419,20 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
       holderDocs.serve(new Uint8Array([0xff, 1]), lab.peerId).then(openResponse),
       DocErrorCode.INVALID_REQUEST,
     );
+    // Each refusal says once what it refused.
+    const garbled = async (bytes: Uint8Array) =>
+      labDocs.fetch(RECORD, bytes).then(
+        () => assert.fail('refused'),
+        (err: { code: string; message: string }) => [err.code, err.message],
+      );
+    assert.deepEqual(await garbled(encodeCanonical([1, 2, 3])), [
+      DocErrorCode.INVALID_REQUEST,
+      'document request: expected a list of 8 fields',
+    ]);
+    assert.deepEqual(await garbled(new Uint8Array([0xff])), [
+      DocErrorCode.INVALID_REQUEST,
+      'document request: not valid CBOR: unsupported simple value',
+    ]);
   });
 
   let consent = '';

@@ -11,6 +11,7 @@ import {
   MedLedgerError,
   toHex,
   TxType,
+  TypesErrorCode,
   type DocRequest,
   type Tx,
 } from '@medledger/types';
@@ -218,7 +219,11 @@ export class DocumentService {
     try {
       request = decodeDocRequest(bytes);
     } catch (err) {
-      throw docError(DocErrorCode.INVALID_REQUEST, `document request: ${(err as Error).message}`);
+      // Shape and size errors name the request already; only CBOR errors need to say what failed.
+      const cbor =
+        isMedLedgerError(err) && (err.code === TypesErrorCode.ENCODING || err.code === TypesErrorCode.NON_CANONICAL);
+      const message = (err as Error).message;
+      throw docError(DocErrorCode.INVALID_REQUEST, cbor ? `document request: ${message}` : message);
     }
     if (request.chainId !== this.#m.chainId) throw docError(DocErrorCode.WRONG_CHAIN, 'request is for another chain');
     if (!verifyDocRequest(request)) throw docError(DocErrorCode.BAD_SIGNATURE, 'request signature does not verify');
