@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { MedLedgerError } from '@medledger/types';
+import { StateErrorCode } from '@medledger/state';
 import { createApiServer, type ApiContext } from '../src/api/index.js';
 import { createLogger } from '../src/logger.js';
 
@@ -19,6 +21,12 @@ function emptyNode(submitted: Uint8Array[] = []) {
     queries: {
       records: async () => ({ items: [], next: null }),
       accessByPatient: async () => ({ items: [], next: null }),
+      record: async () => {
+        throw new MedLedgerError(StateErrorCode.CORRUPT, 'an index entry points to a missing record');
+      },
+      patient: async () => {
+        throw new MedLedgerError('INTERNAL', 'internal error');
+      },
     },
   } as unknown as ApiContext;
   return createApiServer(
@@ -120,6 +128,22 @@ test('POST /txs: a tx over 16 KiB is TOO_LARGE, as in a batch', async () => {
     // At the limit the tx goes on to the mempool's checks.
     assert.equal((await post(16 * 1024)).statusCode, 202);
     assert.equal(submitted.length, 1);
+  } finally {
+    await app.close();
+  }
+});
+
+test("the node's own faults are 500, not a client error", async () => {
+  const app = emptyNode();
+  try {
+    for (const [url, code] of [
+      [`/records/${PATIENT}`, StateErrorCode.CORRUPT],
+      [`/patients/${PATIENT}`, 'INTERNAL'],
+    ]) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 500, url);
+      assert.equal(res.json().error.code, code, url);
+    }
   } finally {
     await app.close();
   }

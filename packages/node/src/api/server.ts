@@ -12,7 +12,7 @@ import {
 } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import type { BlockStore, TxLocation } from '@medledger/db';
-import type { StateQueries, Validator } from '@medledger/state';
+import { StateErrorCode, type StateQueries, type Validator } from '@medledger/state';
 import type { Registry } from 'prom-client';
 import { NodeErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -71,6 +71,9 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.TxDropped]: 422,
   BODY_TOO_LARGE: 413,
   [NodeErrorCode.UnsupportedMediaType]: 415,
+  // The node's own faults, not the client's (the default for other codes is 400).
+  INTERNAL: 500,
+  [StateErrorCode.CORRUPT]: 500,
   ...DOC_HTTP_STATUS,
 };
 /** `?format=fhir` answers with FHIR R4 resources in a Bundle instead of the JSON lists. */

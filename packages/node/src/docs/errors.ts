@@ -41,6 +41,8 @@ export const DocErrorCode = {
   REQUEST_ALREADY_SERVED: 'REQUEST_ALREADY_SERVED',
   HOLDER_UNREACHABLE: 'HOLDER_UNREACHABLE',
   TOO_LARGE: 'DOCUMENT_TOO_LARGE',
+  /** A stored document does not decode: this node's fault, not the caller's. */
+  STORE_CORRUPT: 'DOCUMENT_STORE_CORRUPT',
 } as const;
 export type DocErrorCode = (typeof DocErrorCode)[keyof typeof DocErrorCode];
 
@@ -61,6 +63,7 @@ export const DOC_HTTP_STATUS: Record<string, number> = {
   [DocErrorCode.ACCESS_NOT_RECORDED]: 503,
   [DocErrorCode.HOLDER_UNREACHABLE]: 502,
   [DocErrorCode.TOO_LARGE]: 413,
+  [DocErrorCode.STORE_CORRUPT]: 500,
 };
 
 export function docError(code: DocErrorCode, message: string, meta: Record<string, unknown> = {}): MedLedgerError {

@@ -9,6 +9,7 @@ import {
   MedLedgerError,
   toHex,
 } from '@medledger/types';
+import { DocErrorCode } from './errors.js';
 
 /**
  * The node's document store (off chain, in its LevelDB, `Document` bucket): one entry per
@@ -105,6 +106,6 @@ function decode(record: string, bytes: Uint8Array): StoredDocument {
       storedAt: assertUint(v.storedAt, 'storedAt'),
     };
   } catch (err) {
-    throw new MedLedgerError('DOCUMENT_STORE_CORRUPT', `stored document does not decode: ${(err as Error).message}`);
+    throw new MedLedgerError(DocErrorCode.STORE_CORRUPT, `stored document does not decode: ${(err as Error).message}`);
   }
 }
