@@ -112,7 +112,7 @@ export class Mempool implements MempoolView {
     }
     const tx = decoded?.tx ?? decodeTx(bytes);
     if (tx.chainId !== this.opts.chainId) {
-      throw new MedLedgerError(NodeErrorCode.WrongChain, `tx is for chain ${tx.chainId}`);
+      throw new MedLedgerError(NodeErrorCode.WrongChain, 'tx is for another chain');
     }
     if (!this.modules.verified.has(hashHex)) {
       if (!verifySignature(tx.from, encodedTxSignBytes(bytes), tx.signature)) {
