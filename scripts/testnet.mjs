@@ -1,4 +1,11 @@
 // `npm run testnet`: a 4-validator network on loopback. Reuses .testnet/ when it exists.
+//
+// Stopping it: npm passes SIGINT and SIGTERM on to this process (the npm script `exec`s node, so
+// no shell sits in between to swallow them), and this process passes those and SIGHUP on to
+// `testnet start`, which stops every node in order however many copies of a signal arrive (a
+// Ctrl-C also reaches each process of the terminal's group directly). npm does not pass SIGHUP
+// on and dies of it: this process then has a new parent, and stops the testnet as for SIGTERM.
+// Killed outright, it closes the IPC channel to `testnet start`, which then stops the nodes.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +20,17 @@ if (!existsSync(`${dir}/testnet.json`)) {
   });
   if (init.status !== 0) process.exit(init.status ?? 1);
 }
-const child = spawn(process.execPath, [bin, 'testnet', 'start', '--dir', dir], { stdio: 'inherit' });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code) => process.exit(code ?? 0));
+const child = spawn(process.execPath, [bin, 'testnet', 'start', '--dir', dir], {
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+});
+const pass = (signal) => {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+};
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => pass(signal));
+const parent = process.ppid;
+const orphaned = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphaned);
+  pass('SIGTERM');
+}, 500);
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -139,7 +139,7 @@ export function registerNodeCommands(program: Command): void {
 
   program
     .command('start')
-    .description('run a node until SIGINT/SIGTERM')
+    .description('run a node until SIGINT, SIGTERM or SIGHUP')
     .requiredOption('--home <dir>', 'node home')
     .option('--api-port <port>', 'HTTP API port (overrides the config)', port)
     .option('--p2p-port <port>', 'libp2p TCP port (overrides the config)', port)
@@ -212,25 +212,62 @@ export function registerNodeCommands(program: Command): void {
     });
 }
 
+/** Signals that stop a node or a testnet in order. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Calls `stop(reason)` on every SIGINT, SIGTERM or SIGHUP, and when the process that spawned this
+ * one with an IPC channel (`testnet start`, scripts/testnet.mjs) goes away. The handlers stay
+ * installed until the returned function removes them: a Ctrl-C reaches every process of the
+ * terminal's group and a wrapper may pass it on again, and a second copy meeting no handler would
+ * kill the process by the default action in the middle of its orderly stop.
+ */
+function onStopRequest(stop: (reason: string) => void): () => void {
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = () => stop(signal);
+    process.on(signal, handler);
+    return { signal, handler };
+  });
+  // Listening for 'disconnect' keeps the IPC channel referenced: removed with the signal handlers.
+  const onDisconnect = () => stop('parent process exited');
+  if (process.channel) process.on('disconnect', onDisconnect);
+  return () => {
+    for (const { signal, handler } of handlers) process.off(signal, handler);
+    process.off('disconnect', onDisconnect);
+  };
+}
+
 async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; logStdout?: boolean }): Promise<void> {
   const overrides = {
     ...(o.apiPort !== undefined ? { api: { port: o.apiPort } } : {}),
     ...(o.p2pPort !== undefined ? { p2p: { port: o.p2pPort } } : {}),
   };
-  const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
-  process.stdout.write(`MedLedger node ${node.config.name} (chain ${node.genesis.chainId}) API ${node.apiUrl}\n`);
-  await new Promise<void>((resolveStop) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      node.logger.info({ signal }, 'shutting down');
-      node.stop().then(resolveStop, resolveStop);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  // Whoever read stdout may be gone (a killed `testnet start`, a closed terminal): the node stops
+  // in order anyway rather than die of EPIPE on its next line.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
   });
+  // Installed before the node starts: a stop asked for meanwhile waits for the start, then stops.
+  let stopReason: string | undefined;
+  let requestStop: (reason: string) => void = (reason) => (stopReason ??= reason);
+  const removeHandlers = onStopRequest((reason) => requestStop(reason));
+  try {
+    const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
+    process.stdout.write(`MedLedger node ${node.config.name} (chain ${node.genesis.chainId}) API ${node.apiUrl}\n`);
+    const reason = await new Promise<string>((resolveStop) => {
+      if (stopReason !== undefined) return resolveStop(stopReason);
+      requestStop = (r) => resolveStop((stopReason ??= r));
+    });
+    node.logger.info({ reason }, 'shutting down');
+    await node.stop();
+    process.stdout.write(`MedLedger node ${node.config.name} stopped (${reason})\n`);
+  } finally {
+    removeHandlers();
+  }
 }
+
+/** A node that has not exited this long after SIGTERM is killed: a hung one cannot hold the testnet up. */
+const NODE_STOP_TIMEOUT_MS = 20_000;
 
 async function runTestnet(dir: string): Promise<void> {
   let manifest: TestnetManifest;
@@ -244,9 +281,10 @@ async function runTestnet(dir: string): Promise<void> {
   }
   const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
   const children: ChildProcess[] = manifest.nodes.map((n) => {
+    // The IPC channel is how a node notices this process is gone, even when it is killed outright.
     const child = spawn(process.execPath, [bin, 'start', '--home', n.home], {
       env: { ...NODE_PROCESS_ENV, ...process.env },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     child.stdout!.on('data', (d: Buffer) => process.stdout.write(`[${n.name}] ${d.toString()}`));
     child.on('exit', (code, signal) => process.stdout.write(`[${n.name}] exited (${signal ?? code})\n`));
@@ -256,16 +294,19 @@ async function runTestnet(dir: string): Promise<void> {
     `testnet ${manifest.chainId}: ${manifest.nodes.length} validators; logs in each <home>/logs/node.log; Ctrl-C stops all\n`,
   );
   for (const n of manifest.nodes) process.stdout.write(`  ${n.name}  API ${n.api}\n`);
-  await new Promise<void>((done) => {
-    let stopping = false;
-    const stopAll = () => {
-      if (stopping) return;
-      stopping = true;
-      for (const c of children) c.kill('SIGTERM');
-    };
-    process.once('SIGINT', stopAll);
-    process.once('SIGTERM', stopAll);
-    let alive = children.length;
-    for (const c of children) c.once('exit', () => --alive === 0 && done());
+  let killTimer: NodeJS.Timeout | undefined;
+  const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+  const removeHandlers = onStopRequest(() => {
+    if (killTimer) return;
+    for (const c of children) if (running(c)) c.kill('SIGTERM');
+    killTimer = setTimeout(() => {
+      for (const c of children) if (running(c)) c.kill('SIGKILL');
+    }, NODE_STOP_TIMEOUT_MS);
   });
+  try {
+    await Promise.all(children.map((c) => new Promise((done) => (running(c) ? c.once('exit', done) : done(null)))));
+  } finally {
+    clearTimeout(killTimer);
+    removeHandlers();
+  }
 }

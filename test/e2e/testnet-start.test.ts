@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CLI, cliJson, randomBasePort, status, tempDir, waitFor } from './helpers/harness.js';
+
+// `medledger testnet start` as an operator runs it: one process that starts a node process per
+// validator and stops them all.
+
+interface Run {
+  child: ChildProcess;
+  dir: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const runs: Run[] = [];
+after(() => {
+  for (const r of runs) {
+    // Its own process group (detached): this reaches the nodes too, whatever the test left.
+    try {
+      process.kill(-r.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(r.dir, { recursive: true, force: true });
+  }
+});
+
+function initTestnet(validators: number): { dir: string; apis: string[] } {
+  const dir = tempDir('testnet-start');
+  const manifest = cliJson<{ nodes: { api: string }[] }>([
+    'testnet',
+    'init',
+    '--validators',
+    String(validators),
+    '--dir',
+    dir,
+    '--base-port',
+    String(randomBasePort()),
+  ]);
+  return { dir, apis: manifest.nodes.map((n) => n.api) };
+}
+
+/** `testnet start` in a process group of its own, as a terminal runs a foreground job. */
+function startTestnet(dir: string): Run {
+  const child = spawn(process.execPath, [CLI, 'testnet', 'start', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const run = { child, dir, output: () => output, exited };
+  runs.push(run);
+  return run;
+}
+
+const nodeLog = (dir: string, name: string) => readFileSync(join(dir, name, 'logs', 'node.log'), 'utf8');
+const stoppedInOrder = (dir: string, name: string) => /"msg":"node stopped"\}\n$/.test(nodeLog(dir, name));
+
+async function waitUp(run: Run, apis: string[]): Promise<void> {
+  await waitFor(
+    'every node API',
+    async () => (await Promise.all(apis.map((a) => status(a)))).length === apis.length,
+    60_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- testnet output:\n${run.output()}`, { cause: err });
+  });
+}
+
+describe('medledger testnet start', () => {
+  test('a Ctrl-C, then the same signal passed on by a wrapper, stops every node in order', async () => {
+    const { dir, apis } = initTestnet(2);
+    const run = startTestnet(dir);
+    await waitUp(run, apis);
+    // The terminal's Ctrl-C reaches the whole group; scripts/testnet.mjs then passes it on.
+    process.kill(-run.child.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    run.child.kill('SIGINT');
+    const { code, signal } = await run.exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, run.output());
+    for (const name of ['node0', 'node1']) {
+      assert.match(run.output(), new RegExp(`^\\[${name}\\] exited \\(0\\)$`, 'm'));
+      assert.ok(stoppedInOrder(dir, name), `${name} logged its stop`);
+    }
+  });
+
+  test('killed outright, it leaves no node running: they see it gone and stop', async () => {
+    const { dir, apis } = initTestnet(2);
+    const run = startTestnet(dir);
+    await waitUp(run, apis);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await waitFor(
+      'the nodes to stop',
+      async () => {
+        const answering = await Promise.all(
+          apis.map((a) =>
+            status(a).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
+        return !answering.includes(true) && stoppedInOrder(dir, 'node0') && stoppedInOrder(dir, 'node1');
+      },
+      20_000,
+    );
+  });
+});
