@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CLI, cliJson, randomBasePort, status, tempDir, waitFor } from './helpers/harness.js';
@@ -74,23 +75,59 @@ async function waitUp(run: Run, apis: string[]): Promise<void> {
 }
 
 describe('medledger testnet start', () => {
-  test('a Ctrl-C, then the same signal passed on by a wrapper, stops every node in order', async () => {
-    const { dir, apis } = initTestnet(2);
-    const run = startTestnet(dir);
-    await waitUp(run, apis);
-    // The terminal's Ctrl-C reaches the whole group; scripts/testnet.mjs then passes it on.
-    process.kill(-run.child.pid!, 'SIGINT');
-    await new Promise((r) => setTimeout(r, 50));
-    run.child.kill('SIGINT');
-    const { code, signal } = await run.exited;
-    assert.deepEqual({ code, signal }, { code: 0, signal: null }, run.output());
-    for (const name of ['node0', 'node1']) {
-      assert.match(run.output(), new RegExp(`^\\[${name}\\] exited \\(0\\)$`, 'm'));
-      assert.ok(stoppedInOrder(dir, name), `${name} logged its stop`);
-    }
-  });
+  test(
+    'a Ctrl-C, then the same signal passed on by a wrapper, stops every node in order',
+    { timeout: 90_000 },
+    async () => {
+      const { dir, apis } = initTestnet(2);
+      const run = startTestnet(dir);
+      await waitUp(run, apis);
+      // The terminal's Ctrl-C reaches the whole group; scripts/testnet.mjs then passes it on.
+      process.kill(-run.child.pid!, 'SIGINT');
+      await new Promise((r) => setTimeout(r, 50));
+      run.child.kill('SIGINT');
+      const { code, signal } = await run.exited;
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, run.output());
+      for (const name of ['node0', 'node1']) {
+        assert.match(run.output(), new RegExp(`^\\[${name}\\] exited \\(0\\)$`, 'm'));
+        assert.ok(stoppedInOrder(dir, name), `${name} logged its stop`);
+      }
+    },
+  );
 
-  test('killed outright, it leaves no node running: they see it gone and stop', async () => {
+  test(
+    'a node that cannot start is named with its error, and the others are stopped',
+    { timeout: 90_000 },
+    async () => {
+      const { dir, apis } = initTestnet(2);
+      // node1's API port is taken before the testnet starts.
+      const blocker = createServer();
+      const port = Number(new URL(apis[1]!).port);
+      await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+      try {
+        const run = startTestnet(dir);
+        const { code } = await run.exited;
+        const out = run.output();
+        assert.equal(code, 1, out);
+        assert.match(
+          out,
+          new RegExp(`^testnet: node1 FAILED TO START \\(exit code 1\\): API_LISTEN_FAILED: port ${port} `, 'm'),
+        );
+        assert.match(out, /^\[node0\] exited \(/m);
+        const last = out.trim().split('\n').at(-1)!;
+        assert.match(
+          last,
+          new RegExp(`^error: TESTNET_NODE_FAILED: node1 failed to start .*port ${port} is already in use`),
+        );
+        // node0 did not run on as if the network were healthy.
+        await assert.rejects(status(apis[0]!));
+      } finally {
+        blocker.close();
+      }
+    },
+  );
+
+  test('killed outright, it leaves no node running: they see it gone and stop', { timeout: 90_000 }, async () => {
     const { dir, apis } = initTestnet(2);
     const run = startTestnet(dir);
     await waitUp(run, apis);

@@ -27,4 +27,8 @@ export const NodeErrorCode = {
   ProposalTxs: 'PROPOSAL_TXS_INVALID',
   /** A peer's relayed tx batch is malformed or holds a tx no honest node would have admitted. */
   BadTxBatch: 'TX_BATCH_INVALID',
+  /** The HTTP API cannot listen on its address (typically: the port is taken). */
+  ApiListenFailed: 'API_LISTEN_FAILED',
+  /** libp2p cannot listen on its address (typically: the port is taken). */
+  P2pListenFailed: 'P2P_LISTEN_FAILED',
 } as const;

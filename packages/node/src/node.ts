@@ -20,7 +20,7 @@ import {
 } from '@medledger/db';
 import { createStateMachine, type StateMachine } from '@medledger/state';
 import { createConsensusEngine } from '@medledger/consensus';
-import { createNetwork, protocols, topics, type NetworkService } from '@medledger/network';
+import { NetworkErrorCode, createNetwork, protocols, topics, type NetworkService } from '@medledger/network';
 import type { FastifyInstance } from 'fastify';
 import { Chain, type CommittedBlock } from './chain/chain.js';
 import { VerifiedTxCache } from './chain/verified-txs.js';
@@ -58,6 +58,31 @@ export interface StartNodeOptions {
 const PEER_CHECK_MS = 1000;
 /** A pool half full of its client limit means heavy load (see HeapGrowthPolicy). */
 const BUSY_POOL_FRACTION = 2;
+
+/** What a listen errno means to an operator. */
+const LISTEN_ERRNO: Record<string, string> = {
+  EADDRINUSE: 'is already in use',
+  EADDRNOTAVAIL: 'is not an address of this machine',
+  EACCES: 'needs privileges this process lacks',
+};
+
+/**
+ * A listener that could not start, in one line naming the port and the setting that chose it,
+ * e.g. `port 26657 is already in use (api.port, on 127.0.0.1)`.
+ */
+function listenError(
+  code: string,
+  setting: 'api' | 'p2p',
+  at: { host: string; port: number },
+  errno: string,
+): MedLedgerError {
+  const meaning = LISTEN_ERRNO[errno];
+  const what =
+    errno === 'EADDRNOTAVAIL'
+      ? `${at.host} ${meaning} (${setting}.host)`
+      : `port ${at.port} ${meaning ?? `cannot be listened on: ${errno}`} (${setting}.port, on ${at.host})`;
+  return new MedLedgerError(code, what, { host: at.host, port: at.port, errno });
+}
 
 /**
  * One MedLedger node: the one place where subsystems are built and wired (DESIGN §2). Each
@@ -268,6 +293,11 @@ export class MedLedgerNode {
     try {
       await node.#start();
     } catch (err) {
+      // The log file keeps the reason too: a supervisor may not show the process's stderr.
+      node.logger.error(
+        { code: err instanceof MedLedgerError ? err.code : undefined, reason: (err as Error).message },
+        'node failed to start',
+      );
       await node.stop().catch(() => undefined);
       throw err;
     }
@@ -287,11 +317,27 @@ export class MedLedgerNode {
     await this.chain.init();
     this.metrics.height.set(this.chain.height);
     await this.#refreshMembership();
-    await this.network.start();
+    try {
+      await this.network.start();
+    } catch (err) {
+      // libp2p reports a taken port in a paragraph with the listener's stack frames; its errno
+      // survives only as text. An error without one is passed on as it is.
+      const started = err instanceof MedLedgerError && err.code === NetworkErrorCode.START_FAILED;
+      const errno = started ? /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1] : undefined;
+      if (!errno) throw err;
+      throw listenError(NodeErrorCode.P2pListenFailed, 'p2p', this.config.p2p, errno);
+    }
     await this.sync.start();
     await this.documents.start();
     await this.#txRelay.start();
-    await this.api.listen({ host: this.config.api.host, port: this.config.api.port });
+    try {
+      await this.api.listen({ host: this.config.api.host, port: this.config.api.port });
+    } catch (err) {
+      // A system errno (not one of Node's ERR_* codes, which are not about the address).
+      const errno = (err as NodeJS.ErrnoException).code;
+      if (!errno || !/^E[A-Z]+$/.test(errno)) throw err;
+      throw listenError(NodeErrorCode.ApiListenFailed, 'api', this.config.api, errno);
+    }
     const addr = this.api.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.config.api.port;
     this.#apiUrl = `http://${this.config.api.host}:${port}`;

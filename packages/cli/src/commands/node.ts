@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MedLedgerError, OrgKind } from '@medledger/types';
+import { isRecord, MedLedgerError, OrgKind } from '@medledger/types';
 import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, writeGeneratedPassphrase } from '@medledger/crypto';
 import {
   NODE_PROCESS_ENV,
@@ -212,6 +214,9 @@ export function registerNodeCommands(program: Command): void {
     });
 }
 
+/** The IPC message `start` sends once its node runs. */
+const NODE_STARTED = 'node-started';
+
 /** Signals that stop a node or a testnet in order. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -254,6 +259,8 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
   try {
     const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
     process.stdout.write(`MedLedger node ${node.config.name} (chain ${node.genesis.chainId}) API ${node.apiUrl}\n`);
+    // Spawned with an IPC channel (`testnet start`): the parent learns the node runs.
+    if (process.connected) process.send!({ medledger: NODE_STARTED, api: node.apiUrl });
     const reason = await new Promise<string>((resolveStop) => {
       if (stopReason !== undefined) return resolveStop(stopReason);
       requestStop = (r) => resolveStop((stopReason ??= r));
@@ -269,6 +276,23 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
 /** A node that has not exited this long after SIGTERM is killed: a hung one cannot hold the testnet up. */
 const NODE_STOP_TIMEOUT_MS = 20_000;
 
+/** One node process of `testnet start`. */
+interface TestnetMember {
+  name: string;
+  child: ChildProcess;
+  /** Its `start` said, over IPC, that the node runs. */
+  started: boolean;
+  /** Why it failed: its last error line on stderr, else its last stderr line. */
+  reason: string;
+}
+
+/** The CLI's `error: CODE: message`, or the `Error: message` line of an uncaught exception. */
+const ERROR_LINE = /^(error: |\w*Error\b)/;
+
+function eachLine(stream: Readable, onLine: (line: string) => void): void {
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
+
 async function runTestnet(dir: string): Promise<void> {
   let manifest: TestnetManifest;
   try {
@@ -280,33 +304,86 @@ async function runTestnet(dir: string): Promise<void> {
     );
   }
   const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
-  const children: ChildProcess[] = manifest.nodes.map((n) => {
-    // The IPC channel is how a node notices this process is gone, even when it is killed outright.
-    const child = spawn(process.execPath, [bin, 'start', '--home', n.home], {
-      env: { ...NODE_PROCESS_ENV, ...process.env },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    child.stdout!.on('data', (d: Buffer) => process.stdout.write(`[${n.name}] ${d.toString()}`));
-    child.on('exit', (code, signal) => process.stdout.write(`[${n.name}] exited (${signal ?? code})\n`));
-    return child;
-  });
   process.stdout.write(
     `testnet ${manifest.chainId}: ${manifest.nodes.length} validators; logs in each <home>/logs/node.log; Ctrl-C stops all\n`,
   );
   for (const n of manifest.nodes) process.stdout.write(`  ${n.name}  API ${n.api}\n`);
+
+  let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
+  const failures: string[] = [];
   const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
-  const removeHandlers = onStopRequest(() => {
-    if (killTimer) return;
-    for (const c of children) if (running(c)) c.kill('SIGTERM');
+  const stopAll = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`testnet: stopping every node (${reason})\n`);
+    for (const m of members) if (running(m.child)) m.child.kill('SIGTERM');
     killTimer = setTimeout(() => {
-      for (const c of children) if (running(c)) c.kill('SIGKILL');
+      for (const m of members.filter((x) => running(x.child))) {
+        m.reason ||= `still running ${NODE_STOP_TIMEOUT_MS / 1000} s after SIGTERM`;
+        m.child.kill('SIGKILL');
+      }
     }, NODE_STOP_TIMEOUT_MS);
+  };
+  const members: TestnetMember[] = manifest.nodes.map((n) => {
+    // The IPC channel tells this process when a node runs, and tells a node when this process is
+    // gone, even killed outright.
+    const child = spawn(process.execPath, [bin, 'start', '--home', n.home], {
+      env: { ...NODE_PROCESS_ENV, ...process.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const m: TestnetMember = { name: n.name, child, started: false, reason: '' };
+    eachLine(child.stdout!, (line) => process.stdout.write(`[${n.name}] ${line}\n`));
+    eachLine(child.stderr!, (line) => {
+      if (ERROR_LINE.test(line) || !ERROR_LINE.test(m.reason)) m.reason = line;
+      process.stderr.write(`[${n.name}] ${line}\n`);
+    });
+    child.on('message', (msg: unknown) => {
+      if (!isRecord(msg) || msg.medledger !== NODE_STARTED) return;
+      m.started = true;
+      if (members.every((x) => x.started)) process.stdout.write(`testnet: all ${members.length} nodes started\n`);
+    });
+    child.on('error', (err) => (m.reason ||= err.message));
+    return m;
   });
+
+  // A node that fails while the others start stops the testnet: a network short of a validator
+  // that looks healthy is worse than none. One that dies later is reported and the others keep
+  // running, as a real network would; either way the testnet exits non-zero in the end.
+  const onClose = (m: TestnetMember, code: number | null, signal: NodeJS.Signals | null) => {
+    // A node still loading when the stop came may die of the signal before its handlers exist.
+    if (stopping && (code === 0 || (STOP_SIGNALS as readonly string[]).includes(signal ?? ''))) {
+      process.stdout.write(`[${m.name}] exited (${signal ?? code})\n`);
+      return;
+    }
+    const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+    const why = `(${how})${m.reason ? `: ${m.reason.replace(/^error: /, '')}` : ''}`;
+    if (!m.started) {
+      failures.push(`${m.name} failed to start ${why}`);
+      process.stderr.write(`testnet: ${m.name} FAILED TO START ${why}\n`);
+      stopAll(`${m.name} failed to start`);
+    } else if (stopping) {
+      failures.push(`${m.name} did not stop cleanly ${why}`);
+      process.stderr.write(`testnet: ${m.name} did not stop cleanly ${why}\n`);
+    } else {
+      // Exit code 0 without a stop from here: someone stopped that node on purpose.
+      if (code !== 0) failures.push(`${m.name} stopped unexpectedly ${why}`);
+      const left = members.filter((x) => running(x.child)).length;
+      process.stderr.write(
+        `testnet: NODE DOWN: ${m.name} stopped ${why}; ${left} of ${members.length} nodes still run (Ctrl-C stops them)\n`,
+      );
+    }
+  };
+  const removeHandlers = onStopRequest(stopAll);
   try {
-    await Promise.all(children.map((c) => new Promise((done) => (running(c) ? c.once('exit', done) : done(null)))));
+    await Promise.all(
+      members.map(
+        (m) => new Promise<void>((done) => m.child.once('close', (code, signal) => done(onClose(m, code, signal)))),
+      ),
+    );
   } finally {
     clearTimeout(killTimer);
     removeHandlers();
   }
+  if (failures.length > 0) throw new MedLedgerError('TESTNET_NODE_FAILED', failures.join('; '));
 }
