@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cliJson, randomBasePort, runCli, tempDir } from './helpers/harness.js';
+import { cliJson, NodeProcess, randomBasePort, runCli, tempDir } from './helpers/harness.js';
 
-// The ports a node listens on, as `medledger start` reports them.
+// The ports a node listens on: taken ones as `medledger start` reports them, moved ones as the
+// other commands find them.
 
 const blockers: Server[] = [];
 after(() => blockers.forEach((b) => b.close()));
@@ -20,6 +22,7 @@ describe('medledger start', () => {
   const apiPort = randomBasePort();
   const p2pPort = apiPort + 1;
   cliJson(['init', '--home', home, '--api-port', String(apiPort), '--p2p-port', String(p2pPort)]);
+  const record = join(home, 'data', 'api.json');
 
   /** Fails with exactly one stderr line, `error: CODE: ...`, and nothing on stdout. */
   function assertOneLineFailure(args: string[], pattern: RegExp): void {
@@ -37,6 +40,24 @@ describe('medledger start', () => {
       ['start', '--home', home],
       new RegExp(`^error: P2P_LISTEN_FAILED: port ${p2pPort} is already in use \\(p2p\\.port, on 127\\.0\\.0\\.1\\)$`),
     );
+  });
+
+  test('--home commands reach a node whose API port --api-port moved, while it runs', async () => {
+    const moved = apiPort + 3;
+    const node = new NodeProcess('moved', home, `http://127.0.0.1:${moved}`);
+    node.start({}, ['--api-port', String(moved), '--p2p-port', String(apiPort + 2)]);
+    try {
+      const { chainId } = await node.waitReady();
+      assert.equal(cliJson<{ chainId: string }>(['status', '--home', home]).chainId, chainId);
+      assert.ok(existsSync(record));
+    } finally {
+      assert.equal(await node.stop('SIGTERM'), 0, node.output);
+    }
+    // Stopped, it no longer claims the port: --home commands go back to config/node.json.
+    assert.equal(existsSync(record), false);
+    const r = runCli(['status', '--home', home, '--json']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`UNREACHABLE: .*:${apiPort}\\b`));
   });
 
   test('a taken API port is one error line naming the port', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isRecord, MedLedgerError } from '@medledger/types';
@@ -27,12 +27,17 @@ export const homePaths = (home: string) => ({
   encKey: join(home, 'keys', 'enc.key'),
   passphrase: join(home, 'keys', 'passphrase'),
   nodeConfig: join(home, 'config', 'node.json'),
+  /** Written by `start` while its node runs: the address its API really listens on. */
+  runningApi: join(home, 'data', 'api.json'),
 });
 
 export function withChainOptions(cmd: Command): Command {
   return cmd
     .option('--api <url>', `node API URL (default: $${API_ENV}, else ${DEFAULT_API})`)
-    .option('--home <dir>', 'node home: its config/node.json gives the API URL when --api is absent')
+    .option(
+      '--home <dir>',
+      'node home: when --api is absent, the API of the node running there, else the one its config/node.json gives',
+    )
     .option('--json', 'print exactly one JSON object on stdout');
 }
 
@@ -44,11 +49,53 @@ export function withSigningOptions(cmd: Command): Command {
   );
 }
 
-/** --api, else the `api` of <home>/config/node.json, else $MEDLEDGER_API, else the default. */
+/**
+ * --api, else the API of the node running in --home (<home>/data/api.json), else the `api` of
+ * <home>/config/node.json, else $MEDLEDGER_API, else the default.
+ */
 export function resolveApi(opts: ChainOptions, env: NodeJS.ProcessEnv = process.env): string {
   if (opts.api) return opts.api;
-  const fromHome = opts.home ? apiFromHome(opts.home) : undefined;
+  const fromHome = opts.home ? (runningApi(opts.home) ?? apiFromHome(opts.home)) : undefined;
   return fromHome ?? (env[API_ENV] || DEFAULT_API);
+}
+
+/**
+ * Records, for `--home` commands, where the API of the node `start` runs in `home` listens: a
+ * --api-port flag or MEDLEDGER_API_PORT may have moved it from config/node.json's. Returns the
+ * function that removes the record, called once the node has stopped.
+ */
+export function recordRunningApi(home: string, api: { host: string; port: number }): () => void {
+  const file = homePaths(home).runningApi;
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ pid: process.pid, api }) + '\n');
+  renameSync(tmp, file);
+  return () => rmSync(file, { force: true });
+}
+
+/**
+ * The API of the node running in `home`, from the record `start` keeps there; undefined when
+ * there is none, or when the process that wrote it is gone (killed before it could remove it).
+ */
+function runningApi(home: string): string | undefined {
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(homePaths(home).runningApi, 'utf8'));
+  } catch {
+    // Absent, or cut short by a crash mid-write: config/node.json says the rest.
+    return undefined;
+  }
+  if (!isRecord(record) || !Number.isInteger(record.pid) || !processExists(record.pid as number)) return undefined;
+  return apiUrlOf(record.api);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function apiFromHome(home: string): string | undefined {
@@ -61,7 +108,15 @@ function apiFromHome(home: string): string | undefined {
     throw new MedLedgerError(CliErrorCode.CONFIG_INVALID, `${file}: ${(err as Error).message}`, { file });
   }
   if (!isRecord(config) || config.api === undefined) return undefined;
-  const api = config.api;
+  const api = apiUrlOf(config.api);
+  if (api === undefined) {
+    throw new MedLedgerError(CliErrorCode.CONFIG_INVALID, `${file}: "api" must be a URL or { host, port }`, { file });
+  }
+  return api;
+}
+
+/** A URL from an `api` value: a URL, a bare host:port, or the node's own { host, port } form. */
+function apiUrlOf(api: unknown): string | undefined {
   if (typeof api === 'string' && api !== '') {
     // A bare host:port (a listen address) means plain http on it.
     return /^[a-z][a-z0-9+.-]*:\/\//i.test(api) ? api : `http://${api}`;
@@ -70,7 +125,7 @@ function apiFromHome(home: string): string | undefined {
   if (isRecord(api) && typeof api.host === 'string' && Number.isInteger(api.port)) {
     return `http://${connectHost(api.host)}:${api.port as number}`;
   }
-  throw new MedLedgerError(CliErrorCode.CONFIG_INVALID, `${file}: "api" must be a URL or { host, port }`, { file });
+  return undefined;
 }
 
 /** A listen address to connect to: a wildcard means this machine; IPv6 literals need brackets. */

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -159,6 +159,30 @@ test('status --json prints the node status as exactly one JSON object', async ()
   assert.deepEqual(parseJson(await cli(['status', '--home', home, '--json'])), STATUS);
   // --api wins over the home's config.
   assertFailure(await cli(['status', '--home', home, '--api', `http://127.0.0.1:${await freePort()}`]), 'UNREACHABLE');
+});
+
+test('--home prefers the API of the node running there, and ignores the record of one gone', async () => {
+  const home = join(dir, 'running');
+  mkdirSync(join(home, 'config'), { recursive: true });
+  mkdirSync(join(home, 'data'));
+  // node.json names a port where nothing listens; `start --api-port` moved the node elsewhere.
+  writeFileSync(
+    join(home, 'config', 'node.json'),
+    JSON.stringify({ api: { host: '127.0.0.1', port: await freePort() } }),
+  );
+  const record = (pid: number) =>
+    writeFileSync(
+      join(home, 'data', 'api.json'),
+      JSON.stringify({ pid, api: { host: '127.0.0.1', port: (server.address() as AddressInfo).port } }),
+    );
+  // This test's process stands for the running node.
+  record(process.pid);
+  assert.deepEqual(parseJson(await cli(['status', '--home', home, '--json'])), STATUS);
+  // A node killed before it could remove its record: node.json is used again.
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => gone.once('exit', r));
+  record(gone.pid!);
+  assertFailure(await cli(['status', '--home', home, '--json']), 'UNREACHABLE');
 });
 
 test('an error answer from the API exits non-zero with its code on one stderr line', async () => {

@@ -132,10 +132,11 @@ export class NodeProcess {
     readonly api: string,
   ) {}
 
-  start(env: NodeJS.ProcessEnv = {}): void {
+  /** `args` go after `start --home <home>` (e.g. `--api-port`). */
+  start(env: NodeJS.ProcessEnv = {}, args: string[] = []): void {
     this.#output = '';
     this.#exitedEarly = undefined;
-    const child = spawn(process.execPath, [CLI, 'start', '--home', this.home], {
+    const child = spawn(process.execPath, [CLI, 'start', '--home', this.home, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

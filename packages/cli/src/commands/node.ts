@@ -22,7 +22,7 @@ import {
   type TestnetManifest,
 } from '@medledger/node';
 import { envPassphrase } from '../context.js';
-import { parseList } from '../options.js';
+import { parseList, recordRunningApi } from '../options.js';
 import { action, warn } from '../output.js';
 
 const port = (v: string) => {
@@ -258,6 +258,8 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
   const removeHandlers = onStopRequest((reason) => requestStop(reason));
   try {
     const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
+    // Recorded before the line below: whoever waits for that line may run a --home command next.
+    const forgetApi = recordApi(node);
     process.stdout.write(`MedLedger node ${node.config.name} (chain ${node.genesis.chainId}) API ${node.apiUrl}\n`);
     // Spawned with an IPC channel (`testnet start`): the parent learns the node runs.
     if (process.connected) process.send!({ medledger: NODE_STARTED, api: node.apiUrl });
@@ -266,10 +268,29 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
       requestStop = (r) => resolveStop((stopReason ??= r));
     });
     node.logger.info({ reason }, 'shutting down');
-    await node.stop();
+    try {
+      await node.stop();
+    } finally {
+      forgetApi();
+    }
     process.stdout.write(`MedLedger node ${node.config.name} stopped (${reason})\n`);
   } finally {
     removeHandlers();
+  }
+}
+
+/**
+ * Where the node's API listens, for commands given --home (options.ts); without the record they
+ * use config/node.json, so a failure to write it costs only that and is logged.
+ */
+function recordApi(node: MedLedgerNode): () => void {
+  const address = node.api.server.address();
+  const port = typeof address === 'object' && address ? address.port : node.config.api.port;
+  try {
+    return recordRunningApi(node.layout.home, { host: node.config.api.host, port });
+  } catch (err) {
+    node.logger.warn({ reason: (err as Error).message }, 'cannot record the API address in the home');
+    return () => undefined;
   }
 }
 
