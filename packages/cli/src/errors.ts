@@ -8,6 +8,8 @@ export const CliErrorCode = {
   NO_KEY: 'NO_KEY',
   /** `keys generate` would overwrite an existing key file. */
   KEY_EXISTS: 'KEY_EXISTS',
+  /** `record get --out` would overwrite an existing file. */
+  FILE_EXISTS: 'FILE_EXISTS',
   /** A file named on the command line cannot be read. */
   FILE_UNREADABLE: 'FILE_UNREADABLE',
   /** `<home>/config/node.json` is not what the CLI expects. */

@@ -229,6 +229,23 @@ test('usage errors and missing keys are one-line failures too', async () => {
   assertFailure(await cli(['no-such-command']), 'USAGE');
 });
 
+test('record get --out refuses an existing file without --force, before the key or the node', async () => {
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const out = join(dir, 'earlier-read.json');
+  writeFileSync(out, 'a document read earlier');
+  const missingKey = join(dir, 'missing.key');
+  const args = ['record', 'get', '--id', 'ab'.repeat(16), '--purpose', 'treatment', '--out', out];
+  const keys = ['--key', missingKey, '--enc-key', missingKey, '--api', dead];
+  const refused = await cli([...args, ...keys, '--json']);
+  assertFailure(refused, 'FILE_EXISTS');
+  assert.match(refused.stderr, /--force/);
+  // --force gets past the check, to the (missing) key; the file is untouched until a read succeeds.
+  const forced = await cli([...args, ...keys, '--force', '--json']);
+  assert.notEqual(forced.code, 0);
+  assert.doesNotMatch(forced.stderr, /FILE_EXISTS/);
+  assert.equal(readFileSync(out, 'utf8'), 'a document read earlier');
+});
+
 test('bad input is refused before the key is read or the node is contacted', async () => {
   // Neither the key file nor a node exists: a shape error proves the input was checked first.
   const dead = `http://127.0.0.1:${await freePort()}`;

@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRecordAnchorPayload, DocumentClient, parseTime, type RecordJson } from '@medledger/client';
 import { MAX_BREAK_GLASS_REASON, MedLedgerError } from '@medledger/types';
@@ -25,6 +26,7 @@ interface GetOptions extends SigningOptions {
   purpose: string;
   breakGlass?: string;
   out: string;
+  force?: boolean;
   encKey?: string;
 }
 
@@ -48,14 +50,29 @@ async function readDocument(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Written next to the target and renamed, owner-only: a half-written or world-readable copy never exists. */
-async function writeDocument(path: string, content: Uint8Array): Promise<void> {
+function outExists(path: string): MedLedgerError {
+  return new MedLedgerError(CliErrorCode.FILE_EXISTS, `${path} exists; use --force to overwrite it`, { file: path });
+}
+
+/**
+ * Written next to the target and moved there, owner-only: a half-written or world-readable copy
+ * never exists. Without `overwrite`, the move is a hard link, which fails if the target appeared
+ * meanwhile instead of replacing it.
+ */
+async function writeDocument(path: string, content: Uint8Array, overwrite: boolean): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     await writeFile(tmp, content, { mode: 0o600 });
-    await rename(tmp, path);
+    if (overwrite) {
+      await rename(tmp, path);
+    } else {
+      await link(tmp, path);
+      await unlink(tmp);
+    }
   } catch (err) {
+    await unlink(tmp).catch(() => undefined);
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (code === 'EEXIST') throw outExists(path);
     throw new MedLedgerError(CliErrorCode.FILE_UNREADABLE, `cannot write ${path}: ${code}`, { file: path });
   }
 }
@@ -108,7 +125,8 @@ export function registerRecordCommands(program: Command): void {
         '--break-glass <reason>',
         'emergency access without consent: the reason, recorded and shown to the patient',
       )
-      .requiredOption('--out <file>', 'where to write the document (mode 0600)')
+      .requiredOption('--out <file>', 'where to write the document (mode 0600); an existing file needs --force')
+      .option('--force', 'overwrite an existing --out file')
       .option('--enc-key <file>', "the organisation's x25519 key file (default with --home: <home>/keys/enc.key)"),
   ).action(
     action<GetOptions>(async (opts) => {
@@ -121,11 +139,14 @@ export function registerRecordCommands(program: Command): void {
           `--break-glass needs a reason of 1 to ${MAX_BREAK_GLASS_REASON} characters`,
         );
       }
+      // Like `keys generate`: a document read earlier is never replaced by accident, and the
+      // check comes before the read, which the holder logs on chain.
+      if (!opts.force && existsSync(opts.out)) throw outExists(opts.out);
       const encKey = loadEncKey(opts);
       const account = await signingAccount(opts);
       const docs = new DocumentClient({ client: chainClient(opts), account, encKey });
       const r = await docs.read({ record: opts.id, purpose: opts.purpose, breakGlass: opts.breakGlass ?? null });
-      await writeDocument(opts.out, r.content);
+      await writeDocument(opts.out, r.content, !!opts.force);
       const size = r.content.length;
       r.content.fill(0);
       const basis = r.breakGlass !== null ? 'BREAK-GLASS (flagged in the audit trail)' : `consent ${r.consent}`;
