@@ -206,9 +206,12 @@ export class Libp2pNetwork implements NetworkService, Startable {
       await node.start();
     } catch (err) {
       await Promise.resolve(node.stop()).catch(() => undefined);
-      // Typically the port is taken (EADDRINUSE).
+      // Typically the port is taken (EADDRINUSE). libp2p's listener error keeps the system errno
+      // only in its text: `meta.errno` hands it on, so callers need not parse libp2p's wording.
+      const errno = /\b(E[A-Z]{3,})\b/.exec(errorMessage(err))?.[1];
       throw networkError(NetworkErrorCode.START_FAILED, `cannot listen on ${this.opts.listen}: ${errorMessage(err)}`, {
         listen: this.opts.listen,
+        ...(errno ? { errno } : {}),
       });
     }
     this.node = node;

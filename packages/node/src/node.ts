@@ -320,11 +320,10 @@ export class MedLedgerNode {
     try {
       await this.network.start();
     } catch (err) {
-      // libp2p reports a taken port in a paragraph with the listener's stack frames; its errno
-      // survives only as text. An error without one is passed on as it is.
-      const started = err instanceof MedLedgerError && err.code === NetworkErrorCode.START_FAILED;
-      const errno = started ? /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1] : undefined;
-      if (!errno) throw err;
+      // libp2p reports a taken port in a paragraph with the listener's stack frames: one line
+      // instead. An error without a system errno is passed on as it is.
+      const errno = err instanceof MedLedgerError && err.code === NetworkErrorCode.START_FAILED && err.meta.errno;
+      if (typeof errno !== 'string') throw err;
       throw listenError(NodeErrorCode.P2pListenFailed, 'p2p', this.config.p2p, errno);
     }
     await this.sync.start();
