@@ -244,7 +244,7 @@ async function scrapeMetrics(apis) {
   let execCount = 0;
   let batchRequests = 0;
   let proposalTxsFetched = 0;
-  const relay = { sent: 0, added: 0, known: 0, refused: 0, resyncs: 0 };
+  const relay = { sent: 0, added: 0, known: 0, refused: 0, deferrals: 0, resyncsFailed: 0, resyncsOverflow: 0 };
   const memory = [];
   const eventLoopDelayMs = [];
   const steps = Object.fromEntries(STEPS.map((step) => [step, { sum: 0, count: 0 }]));
@@ -275,8 +275,9 @@ async function scrapeMetrics(apis) {
       relay.sent += num('medledger_relay_txs_sent_total');
       for (const result of ['added', 'known', 'refused'])
         relay[result] += num(`medledger_relay_txs_received_total{result="${result}"}`);
-      for (const [, count] of text.matchAll(/^medledger_relay_resyncs_total\{[^}]*\} ([0-9.e+-]+)$/gm))
-        relay.resyncs += Number(count);
+      relay.deferrals += num('medledger_relay_deferrals_total');
+      relay.resyncsFailed += num('medledger_relay_resyncs_total{reason="failed"}');
+      relay.resyncsOverflow += num('medledger_relay_resyncs_total{reason="overflow"}');
       for (const kind of GC_KINDS)
         gcSeconds[kind] += num(`medledger_process_nodejs_gc_duration_seconds_sum{kind="${kind}"}`);
       for (const step of STEPS) {

@@ -98,6 +98,11 @@ export function createMetrics() {
       labelNames: ['result'],
       ...r,
     }),
+    relayDeferrals: new Counter({
+      name: 'medledger_relay_deferrals_total',
+      help: 'Tx batches a peer took only in part (its pool was full); the rest is sent again later',
+      ...r,
+    }),
     relayResyncs: new Counter({
       name: 'medledger_relay_resyncs_total',
       help: 'Times the tx relay sent a peer its pool again, by reason: connected, refused (no room), failed, overflow',

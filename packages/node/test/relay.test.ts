@@ -46,6 +46,11 @@ async function side(ledger: Ledger, key: Ed25519KeyPair, allowed: Ed25519KeyPair
   return { ledger, net, relay };
 }
 
+/** A counter's value for these labels (0 before its first increment). */
+async function count(metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) {
+  return (await metric.get()).values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
+}
+
 async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -88,8 +93,6 @@ test('a newly connected peer gets the pool, then every tx the API takes, in nonc
     Array.from({ length: 300 }, (_, i) => i + 1),
   );
   // The counters an operator watches: each tx sent once, taken once, one resync for the newcomer.
-  const count = async (metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) =>
-    (await metric.get()).values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
   assert.equal(await count(a.ledger.metrics.relayTxsSent), 300);
   assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'added' }), 300);
   assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'known' }), 0);
@@ -195,6 +198,10 @@ test('a peer with a full pool takes what fits and gets the rest, in order, once 
       committed.push(...expected);
     }
     assert.equal(d.ledger.mempool.size, 0);
+    // The refused parts went again on their own, not with D's whole pool each time.
+    assert.ok((await count(d.ledger.metrics.relayDeferrals)) >= 2);
+    assert.equal(await count(d.ledger.metrics.relayResyncs, { reason: 'failed' }), 0);
+    assert.equal(await count(c.ledger.metrics.relayTxsReceived, { result: 'added' }), 50);
   } finally {
     for (const s of [c, d]) {
       s.relay.stop();

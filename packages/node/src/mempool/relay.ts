@@ -2,6 +2,7 @@ import {
   MedLedgerError,
   MAX_TX_BYTES,
   decodeByteStrings,
+  decodeCanonical,
   decodeTx,
   encodeCanonical,
   encodedTxSignBytes,
@@ -68,6 +69,18 @@ const PEER_FAULTS = new Set<string>([
   'TOO_LARGE',
 ]);
 
+/**
+ * A batch's answer: empty when all of it was taken, else how many txs from its start were (the
+ * receiver's pool had no room for the next one).
+ */
+function takenCount(answer: Uint8Array, sent: number): number {
+  const n = decodeCanonical(answer, 1);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n >= sent) {
+    throw new MedLedgerError(NodeErrorCode.BadTxBatch, 'tx batch answer is not a count below the batch size');
+  }
+  return n;
+}
+
 /** Refusals that say "not now": the rest of the batch waits at the sender. */
 const NO_ROOM = new Set<string>([NodeErrorCode.MempoolFull, NodeErrorCode.RateLimited]);
 
@@ -91,7 +104,7 @@ interface PeerOutbox {
  *
  * Nothing is dropped silently: nonces may have gaps, so a peer that missed an account's tx n
  * but got n + 1 could propose n + 1 and strand n for good. A peer whose pool is full takes what
- * fits and refuses the rest of the batch; the sender sends its pool again after a pause.
+ * fits and answers how much that was; the sender sends the rest again, first, after a pause.
  */
 export class TxRelay {
   #pending: Outgoing[] = [];
@@ -110,7 +123,7 @@ export class TxRelay {
       network: NetworkService;
       mempool: Mempool;
       logger: Logger;
-      metrics: Pick<Metrics, 'relayTxsSent' | 'relayTxsReceived' | 'relayResyncs'>;
+      metrics: Pick<Metrics, 'relayTxsSent' | 'relayTxsReceived' | 'relayDeferrals' | 'relayResyncs'>;
       verifier?: { pool: VerifierPool; verified: VerifiedTxCache };
     },
   ) {}
@@ -200,15 +213,28 @@ export class TxRelay {
         const sent = this.#takeBatch(outbox);
         if (sent.length === 0) continue;
         try {
-          await this.m.network.request(peer, this.opts.protocol, encodeCanonical(sent.map((tx) => tx.bytes)), {
-            signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
-            maxResponseBytes: 16,
-            keepStream: true,
-          });
-          this.m.metrics.relayTxsSent.inc(sent.length);
-          for (const tx of sent) {
+          const answer = await this.m.network.request(
+            peer,
+            this.opts.protocol,
+            encodeCanonical(sent.map((tx) => tx.bytes)),
+            {
+              signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
+              maxResponseBytes: 16,
+              keepStream: true,
+            },
+          );
+          const taken = answer.length === 0 ? sent.length : takenCount(answer, sent.length);
+          this.m.metrics.relayTxsSent.inc(taken);
+          for (const tx of sent.slice(0, taken)) {
             const pending = this.#undelivered.get(tx.hashHex);
             if (pending && --pending.peers <= 0) this.#undelivered.delete(tx.hashHex);
+          }
+          if (taken < sent.length) {
+            // The peer's pool is full: the rest goes again first, in order, once blocks make room.
+            // Only these: sending it the whole pool would mostly repeat what it holds.
+            outbox.txs = [...sent.slice(taken), ...outbox.txs];
+            this.m.metrics.relayDeferrals.inc();
+            await new Promise((resolve) => setTimeout(resolve, this.opts.retryMs));
           }
         } catch (err) {
           if (this.#stop.signal.aborted) return;
@@ -269,22 +295,22 @@ export class TxRelay {
     }
     if (txs.length === 0) throw new MedLedgerError(NodeErrorCode.BadTxBatch, 'tx batch is empty');
     // Hashed and decoded once here; the pool takes them as they are.
-    const fresh: { bytes: Uint8Array; decoded?: DecodedBytes }[] = [];
-    for (const raw of txs) {
+    const fresh: { bytes: Uint8Array; decoded?: DecodedBytes; at: number }[] = [];
+    for (const [at, raw] of txs.entries()) {
       const hash = sha256(raw);
       const hashHex = toHex(hash);
       if (this.m.mempool.has(hashHex)) continue;
       try {
-        fresh.push({ bytes: raw, decoded: { hash, hashHex, tx: decodeTx(raw) } });
+        fresh.push({ bytes: raw, decoded: { hash, hashHex, tx: decodeTx(raw) }, at });
       } catch {
-        fresh.push({ bytes: raw }); // mempool.add names the fault
+        fresh.push({ bytes: raw, at }); // mempool.add names the fault
       }
     }
     // Small batches (light load) are cheaper to check inline than to post to a thread.
     const received = this.m.metrics.relayTxsReceived;
     received.inc({ result: 'known' }, txs.length - fresh.length);
     if (this.m.verifier && fresh.length >= PREVERIFY_MIN_BATCH) await this.#preverify(fresh, this.m.verifier);
-    for (const [i, { bytes, decoded }] of fresh.entries()) {
+    for (const [i, { bytes, decoded, at }] of fresh.entries()) {
       if (i > 0 && i % CHUNK === 0) await yieldToLoop();
       try {
         this.m.mempool.add(bytes, 'peer', decoded);
@@ -296,9 +322,9 @@ export class TxRelay {
           throw new MedLedgerError(NodeErrorCode.BadTxBatch, `a tx of the batch is invalid: ${err.code}`);
         }
         if (err instanceof MedLedgerError && NO_ROOM.has(err.code)) {
-          // Not answered as delivered: the sender keeps the rest and sends its pool again later.
-          // Taking a later tx of an account whose earlier one was refused would strand that one.
-          throw new MedLedgerError(err.code, `took ${i} of ${fresh.length} txs: ${err.message}`);
+          // The answer says how much of the batch was taken; the sender sends the rest again
+          // later. Taking a later tx of an account whose earlier one was refused would strand it.
+          return encodeCanonical(at);
         }
         // Stale nonces, already committed or pending: normal races, not the peer's fault.
       }
