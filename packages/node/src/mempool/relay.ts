@@ -306,9 +306,9 @@ export class TxRelay {
         fresh.push({ bytes: raw, at }); // mempool.add names the fault
       }
     }
-    // Small batches (light load) are cheaper to check inline than to post to a thread.
     const received = this.m.metrics.relayTxsReceived;
     received.inc({ result: 'known' }, txs.length - fresh.length);
+    // Small batches (light load) are cheaper to check inline than to post to a thread.
     if (this.m.verifier && fresh.length >= PREVERIFY_MIN_BATCH) await this.#preverify(fresh, this.m.verifier);
     for (const [i, { bytes, decoded, at }] of fresh.entries()) {
       if (i > 0 && i % CHUNK === 0) await yieldToLoop();
