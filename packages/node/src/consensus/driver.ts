@@ -466,7 +466,9 @@ export class ConsensusDriver {
       // The engine acts on a kept message as soon as the next height starts, with no raw bytes
       // left to log then: it goes to that height's WAL now, so that a lock taken on it (or a vote
       // it led to) survives a restart (ADR 0002).
-      const log = () => next && raw && !fromWal && this.#logPeerMessage(height, raw);
+      const log = () => {
+        if (next && raw && !fromWal) this.#logPeerMessage(height, raw);
+      };
       if (msg.kind === 'proposal') {
         if (next && this.#keepFutureProposal(msg)) log();
       } else {
