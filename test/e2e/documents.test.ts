@@ -190,8 +190,10 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
       cliJson(['consent', 'revoke', ...asPatient, '--consent', consent]);
       assert.equal(refusal(get(B, 'b3.json')), 'CONSENT_REVOKED');
 
-      // B breaks the glass: served, and flagged.
-      const reason = 'patient unconscious in the emergency department';
+      // B breaks the glass with a free-text reason: refused before anything is signed or sent.
+      assert.equal(refusal(get(B, 'b4.json', 'emergency', ['--break-glass', 'unconscious in ER'])), 'USAGE');
+      // With a reason code: served, and flagged.
+      const reason = 'unconscious';
       const bg = cliJson<{ breakGlass: string; consent: null }>(
         get(B, 'b4.json', 'emergency', ['--break-glass', reason]),
       );
@@ -232,6 +234,10 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
       assert.equal(flagged.length, 1, 'one Security Alert');
       assert.equal(at(flagged[0], 'purposeOfEvent.0.coding.0.code'), 'ETREAT');
       assert.equal(at(flagged[0], 'meta.security.0.code'), 'ETREAT');
+      assert.equal(
+        at(flagged[0], 'purposeOfEvent.0.text'),
+        'break-glass: Patient unconscious or otherwise unable to consent',
+      );
       const consentsFhir = cliJson<{ entry: { resource: Record<string, unknown> }[] }>([
         'consents',
         'list',

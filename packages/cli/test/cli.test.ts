@@ -246,6 +246,26 @@ test('record get --out refuses an existing file without --force, before the key 
   assert.equal(readFileSync(out, 'utf8'), 'a document read earlier');
 });
 
+test('record get --break-glass takes a reason code only, lists the codes, never echoes the value', async () => {
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const missingKey = join(dir, 'missing.key');
+  const out = join(dir, 'break-glass.json');
+  const args = ['record', 'get', '--id', 'ab'.repeat(16), '--purpose', 'emergency', '--out', out];
+  const keys = ['--key', missingKey, '--enc-key', missingKey, '--api', dead];
+  const help = await cli(['record', 'get', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /unconscious, life-threatening, urgent-treatment/);
+  const freeText = await cli([...args, '--break-glass', 'John Doe unconscious after overdose', ...keys]);
+  assertFailure(freeText, 'USAGE');
+  assert.match(freeText.stderr, /--break-glass: expected one of unconscious, life-threatening,/);
+  assert.doesNotMatch(freeText.stderr, /John|Doe|overdose/);
+  // A code gets past the check, to the (missing) key.
+  const coded = await cli([...args, '--break-glass', 'unconscious', ...keys]);
+  assert.notEqual(coded.code, 0);
+  assert.doesNotMatch(coded.stderr, /USAGE/);
+  assert.equal(existsSync(out), false);
+});
+
 test('bad input is refused before the key is read or the node is contacted', async () => {
   // Neither the key file nor a node exists: a shape error proves the input was checked first.
   const dead = `http://127.0.0.1:${await freePort()}`;

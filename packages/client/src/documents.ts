@@ -13,7 +13,7 @@ import type { MedLedgerClient } from './client.js';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type { TxSigner } from './interface.js';
 import type { CallOptions } from './options.js';
-import { createRecordAnchorPayload } from './payloads.js';
+import { checkBreakGlass, createRecordAnchorPayload } from './payloads.js';
 
 /**
  * Documents (ADR 0006), the client half: encrypt on the client, anchor the ciphertext's hash,
@@ -109,7 +109,7 @@ export function createDocumentUpload(
   };
 }
 
-/** A document request signed by the reading organisation's org key. */
+/** A document request signed by the reading organisation's org key; `breakGlass` is a reason code. */
 export function createDocumentRequest(
   signer: TxSigner,
   input: { chainId: string; record: string; purpose: string; breakGlass?: string | null; time?: number },
@@ -118,7 +118,7 @@ export function createDocumentRequest(
     chainId: input.chainId,
     record: input.record,
     purpose: input.purpose,
-    breakGlass: input.breakGlass ?? null,
+    breakGlass: checkBreakGlass(input.breakGlass),
     time: input.time ?? Date.now(),
   }).bytes;
 }

@@ -1,5 +1,7 @@
 import {
+  BREAK_GLASS_REASONS,
   fromHex,
+  isBreakGlassReason,
   TxType,
   validatePayload,
   type AccessLogPayload,
@@ -46,6 +48,18 @@ export function parseTime(v: TimeInput, field = 'time'): number {
     throw invalidArgument(`${field}: expected ms since the epoch or an ISO 8601 date`, { field });
   }
   return ms;
+}
+
+/**
+ * A break-glass reason must be one of the codes (`BREAK_GLASS_REASONS`): it goes on chain in the
+ * clear, so free text is refused here, before anything is signed. The error lists the codes.
+ */
+export function checkBreakGlass(v: string | null | undefined, field = 'breakGlass'): string | null {
+  if (v == null) return null;
+  if (!isBreakGlassReason(v)) {
+    throw invalidArgument(`${field}: expected one of ${BREAK_GLASS_REASONS.join(', ')}`, { field });
+  }
+  return v;
 }
 
 export interface PatientRegisterInput {
@@ -135,7 +149,7 @@ export interface AccessLogInput {
   purpose: string;
   /** The consent the access relies on ... */
   consent?: string | null;
-  /** ... or, without one, the stated reason for emergency access. Exactly one of the two. */
+  /** ... or, without one, the coded reason for emergency access (`BREAK_GLASS_REASONS`). Exactly one of the two. */
   breakGlass?: string | null;
 }
 
@@ -144,6 +158,6 @@ export function createAccessLogPayload(input: AccessLogInput): AccessLogPayload 
     record: input.record,
     purpose: input.purpose,
     consent: input.consent ?? null,
-    breakGlass: input.breakGlass ?? null,
+    breakGlass: checkBreakGlass(input.breakGlass),
   });
 }

@@ -83,7 +83,7 @@ test('convenience calls share the same nonce sequence as send', async () => {
     account.anchorRecord({ patient: randomId(), resourceType: 'Observation', content: new Uint8Array([1, 2, 3]) }),
     account.grantConsent({ patient: randomId(), grantee: 'lab-1', types: ['Observation'], purpose: 'treatment' }),
     account.revokeConsent(randomId()),
-    account.logAccess({ record: randomId(), purpose: 'treatment', breakGlass: 'unconscious on arrival' }),
+    account.logAccess({ record: randomId(), purpose: 'treatment', breakGlass: 'unconscious' }),
   ]);
   assert.deepEqual(
     [p, r, g, v, a].map((x) => x.nonce),

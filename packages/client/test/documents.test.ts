@@ -70,11 +70,20 @@ test('uploads and document requests are signed by the org key and verify', () =>
   assert.equal(verifyDocUpload({ ...fields, time: 1001 }, fromHex(body.signature)), false);
 
   const req = decodeDocRequest(
-    createDocumentRequest(org, { chainId: 'c1', record: RECORD, purpose: 'emergency', breakGlass: 'cardiac arrest' }),
+    createDocumentRequest(org, { chainId: 'c1', record: RECORD, purpose: 'emergency', breakGlass: 'unconscious' }),
   );
   assert.equal(verifyDocRequest(req), true);
-  assert.equal(req.breakGlass, 'cardiac arrest');
+  assert.equal(req.breakGlass, 'unconscious');
   assert.deepEqual(req.from, org.publicKey);
+  // Free text is refused before anything is signed, and the error does not repeat it.
+  const freeText = { chainId: 'c1', record: RECORD, purpose: 'emergency', breakGlass: 'John Doe, cardiac arrest' };
+  assert.throws(
+    () => createDocumentRequest(org, freeText),
+    (e: MedLedgerError) =>
+      e.code === ClientErrorCode.INVALID_ARGUMENT &&
+      e.message.startsWith('breakGlass: expected one of unconscious, ') &&
+      !/John|cardiac/.test(e.message),
+  );
 });
 
 test('a fetched ciphertext that does not match the anchored hash is refused before decrypting', () => {
@@ -86,7 +95,7 @@ test('a fetched ciphertext that does not match the anchored hash is refused befo
     ciphertext: toHex(sealed.ciphertext),
     wrappedKey: toHex(sealed.authorKey),
     consent: null,
-    breakGlass: 'x',
+    breakGlass: 'unconscious',
     accessTx: '00'.repeat(32),
     holder: 'peer',
   };

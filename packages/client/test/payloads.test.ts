@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MedLedgerError, toHex } from '@medledger/types';
+import { BREAK_GLASS_REASONS, MedLedgerError, toHex } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import {
   createAccessLogPayload,
@@ -90,9 +90,25 @@ test('consent revoke and access log check their fields', () => {
   assert.equal(createAccessLogPayload({ record, purpose: 'treatment', breakGlass: 'unconscious' }).consent, null);
   assert.throws(() => createAccessLogPayload({ record, purpose: 'treatment' }), fails('INVALID_SHAPE'));
   assert.throws(
-    () => createAccessLogPayload({ record, purpose: 'treatment', consent: randomId(), breakGlass: 'why' }),
+    () => createAccessLogPayload({ record, purpose: 'treatment', consent: randomId(), breakGlass: 'unconscious' }),
     fails('INVALID_SHAPE'),
   );
+});
+
+test('a break-glass reason is a code: free text is refused, naming the field and the codes, not the value', () => {
+  const record = randomId();
+  const refused = (e: unknown) => {
+    assert.ok(fails('INVALID_ARGUMENT', 'breakGlass: expected one of unconscious, life-threatening,')(e));
+    assert.doesNotMatch((e as Error).message, /John|Doe|overdose/);
+    return true;
+  };
+  const freeText = 'John Doe unconscious after overdose';
+  assert.throws(() => createAccessLogPayload({ record, purpose: 'emergency', breakGlass: freeText }), refused);
+  assert.throws(() => createAccessLogPayload({ record, purpose: 'emergency', breakGlass: 'Unconscious' }), refused);
+  assert.throws(() => createAccessLogPayload({ record, purpose: 'emergency', breakGlass: 'toString' }), refused);
+  for (const code of BREAK_GLASS_REASONS) {
+    assert.equal(createAccessLogPayload({ record, purpose: 'emergency', breakGlass: code }).breakGlass, code);
+  }
 });
 
 test('parseTime takes ms, digit strings, Dates and ISO dates, and nothing else', () => {

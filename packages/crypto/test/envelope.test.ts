@@ -170,7 +170,7 @@ test('document requests: signed by the org key, any change breaks the signature'
   assert.deepEqual(decodeDocRequest(bytes), request);
   assert.equal(verifyDocRequest({ ...request, purpose: 'research' }), false);
   assert.equal(verifyDocRequest({ ...request, record: OTHER_RECORD }), false);
-  assert.equal(verifyDocRequest({ ...request, breakGlass: 'emergency' }), false);
+  assert.equal(verifyDocRequest({ ...request, breakGlass: 'unconscious' }), false);
   // A request claiming another org's key with this signature: refused.
   const other = new Signer(generateKeyPair().secretKey);
   assert.equal(verifyDocRequest({ ...request, from: other.publicKey }), false);

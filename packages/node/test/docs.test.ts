@@ -539,8 +539,13 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
     await refusedWith(labDocs.fetch(RECORD, request(lab.org)), DocErrorCode.CONSENT_EXPIRED);
   });
 
-  test('break-glass: served without consent, flagged on chain with its reason', async () => {
-    const reason = 'patient unconscious in the emergency department';
+  test('break-glass: served without consent, flagged on chain with its reason code', async () => {
+    // A free-text reason is refused by the reader's node and by the holder, and nothing lands on chain.
+    const freeText = request(lab.org, 'emergency', 'John Doe, overdose');
+    await refusedWith(labDocs.fetch(RECORD, freeText), DocErrorCode.INVALID_REQUEST);
+    await refusedWith(holderDocs.serve(freeText, lab.peerId).then(openResponse), DocErrorCode.INVALID_REQUEST);
+    assert.equal((await ledger.state.query.accessByPatient(PATIENT)).items.filter((e) => e.breakGlass).length, 0);
+    const reason = 'unconscious';
     const fetched = await labDocs.fetch(RECORD, request(lab.org, 'emergency', reason));
     assert.equal(fetched.consent, null);
     assert.equal(fetched.breakGlass, reason);
@@ -559,9 +564,9 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
     const status = await holderDocs.status(RECORD);
     assert.equal(status.held, false);
     assert.equal(status.erasure?.record, RECORD);
-    await refusedWith(labDocs.fetch(RECORD, request(lab.org, 'emergency', 'again')), DocErrorCode.ERASED);
+    await refusedWith(labDocs.fetch(RECORD, request(lab.org, 'emergency', 'life-threatening')), DocErrorCode.ERASED);
     await refusedWith(
-      holderDocs.serve(request(lab.org, 'emergency', 'x'), lab.peerId).then(openResponse),
+      holderDocs.serve(request(lab.org, 'emergency', 'urgent-treatment'), lab.peerId).then(openResponse),
       DocErrorCode.ERASED,
     );
     const upload = createDocumentUpload(hospital.org, { chainId: CHAIN_ID, record: RECORD, sealed, time: ledger.time });

@@ -79,7 +79,7 @@ const events: AccessEventView[] = [
     accessor: 'lab-b',
     purpose: 'emergency',
     consent: null,
-    breakGlass: 'patient unconscious in the emergency department',
+    breakGlass: 'unconscious',
     time: t0 + 9000,
     height: 15,
     tx: 'ad'.repeat(32),
@@ -133,8 +133,37 @@ test('AuditEvent resources validate; break-glass carries the standard emergency 
   };
   assert.deepEqual(at(bg, 'meta.security'), [etreat]);
   assert.deepEqual(at(bg, 'purposeOfEvent.0.coding.0'), etreat);
-  assert.match(String(at(bg, 'purposeOfEvent.0.text')), /unconscious/);
   assert.equal(at(bg, 'agent.0.policy'), undefined);
+});
+
+test('a break-glass AuditEvent shows its reason code with the display text and the ActReason override', () => {
+  const bg = accessEventToFhir(events[1]!, { chainId: 'medledger-testnet', names });
+  assert.equal(at(bg, 'purposeOfEvent.0.text'), 'break-glass: Patient unconscious or otherwise unable to consent');
+  assert.deepEqual(at(bg, 'purposeOfEvent.1'), {
+    coding: [
+      {
+        system: 'urn:medledger:break-glass-reason',
+        code: 'unconscious',
+        display: 'Patient unconscious or otherwise unable to consent',
+      },
+      {
+        system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
+        code: 'OVRER',
+        display: 'emergency treatment override',
+      },
+    ],
+    text: 'Patient unconscious or otherwise unable to consent',
+  });
+  const publicHealth = accessEventToFhir({ ...events[1]!, breakGlass: 'public-health' }, { chainId: 'c' });
+  valid(publicHealth);
+  assert.equal(at(publicHealth, 'purposeOfEvent.0.text'), 'break-glass: Public health emergency');
+  assert.equal(at(publicHealth, 'purposeOfEvent.1.coding.1.code'), 'OVRPS');
+  // A value that is not a code (never admitted on chain) is not shown: it could be free text.
+  const uncoded = accessEventToFhir({ ...events[1]!, breakGlass: 'John Doe, overdose' }, { chainId: 'c' });
+  valid(uncoded);
+  assert.doesNotMatch(JSON.stringify(uncoded), /John|Doe|overdose/);
+  assert.equal(at(uncoded, 'purposeOfEvent.0.text'), 'break-glass');
+  assert.equal(at(uncoded, 'meta.security.0.code'), 'ETREAT');
 });
 
 test('the Bundles validate too', () => {

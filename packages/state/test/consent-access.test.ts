@@ -136,18 +136,24 @@ describe('access.log', () => {
   });
 
   test('break-glass is always allowed and flagged in the trail', async () => {
-    const emergency = access(C_OBS, null, 'emergency', 'unconscious patient in ED');
+    const emergency = access(C_OBS, null, 'emergency', 'unconscious');
     assert.equal(await chain.run(insurer.org, 'access.log', emergency), TxCode.Ok);
     const trail = await chain.state.query.accessByPatient(C);
     assert.equal(trail.items.length, 1);
     const event = trail.items[0]!;
-    assert.equal(event.breakGlass, 'unconscious patient in ED');
+    assert.equal(event.breakGlass, 'unconscious');
     assert.equal(event.consent, null);
     assert.equal(event.accessor, 'insurer-c');
     assert.equal(event.record, C_OBS);
     assert.equal(event.time, chain.time);
     assert.equal(event.height, chain.state.height);
     assert.match(event.tx, /^[0-9a-f]{64}$/);
+  });
+
+  test('a free-text break-glass reason is a malformed payload: nothing free-form goes on chain', async () => {
+    const freeText = access(C_OBS, null, 'emergency', 'John Doe unconscious after overdose');
+    assert.equal(await chain.run(insurer.org, 'access.log', freeText), TxCode.Invalid);
+    assert.equal((await chain.state.query.accessByPatient(C)).items.length, 1);
   });
 
   test('the patient sees every allowed access in time order; accessors see theirs', async () => {

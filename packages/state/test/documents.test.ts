@@ -112,7 +112,7 @@ describe('access.serve: the holder records a document read', () => {
   });
 
   test('break-glass needs no consent and is flagged; it names none', async () => {
-    const reason = 'unconscious patient in the emergency department';
+    const reason = 'unconscious';
     const req = request(chain, insurer.org, REPORT, { purpose: 'emergency', breakGlass: reason });
     assert.equal(await chain.run(hospital.node, 'access.serve', { request: req, consent: CONSENT }), TxCode.Invalid);
     const again = request(chain, insurer.org, REPORT, { purpose: 'emergency', breakGlass: reason });
@@ -123,6 +123,13 @@ describe('access.serve: the holder records a document read', () => {
     assert.equal(flagged[0]!.accessor, insurer.id);
     assert.equal(flagged[0]!.breakGlass, reason);
     assert.equal(flagged[0]!.consent, null);
+  });
+
+  test('a break-glass request with a free-text reason is not served: only codes go on chain', async () => {
+    const freeText = request(chain, insurer.org, REPORT, { purpose: 'emergency', breakGlass: 'John Doe, overdose' });
+    assert.equal(await chain.run(hospital.node, 'access.serve', { request: freeText, consent: null }), TxCode.Invalid);
+    const events = (await chain.state.query.accessByPatient(S)).items;
+    assert.equal(events.filter((e) => e.breakGlass !== null && e.breakGlass !== 'unconscious').length, 0);
   });
 
   test('after revocation the next serve fails', async () => {
@@ -163,7 +170,7 @@ describe('record.erase', () => {
   });
 
   test('an erased record is never served again, even under break-glass', async () => {
-    const req = request(chain, lab.org, OBS, { purpose: 'emergency', breakGlass: 'cardiac arrest' });
+    const req = request(chain, lab.org, OBS, { purpose: 'emergency', breakGlass: 'life-threatening' });
     assert.equal(await chain.run(hospital.node, 'access.serve', { request: req, consent: null }), TxCode.Invalid);
   });
 });

@@ -13,7 +13,7 @@ export interface DocRequest {
   record: string;
   /** Purpose of use (treatment, research, emergency, ...). */
   purpose: string;
-  /** Stated reason for emergency access without consent; null for a consented read. */
+  /** Coded reason (a `BreakGlassReason`) for emergency access without consent; null for a consented read. */
   breakGlass: string | null;
   /** Requester's clock, ms since the epoch: bounds how long a request may be used. */
   time: number;
@@ -29,7 +29,33 @@ export type UnsignedDocRequest = Omit<DocRequest, 'signature'>;
 export const MAX_DOC_REQUEST_BYTES = 1024;
 /** Largest ciphertext a node stores and serves (the sealed document, not its plaintext). */
 export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
-export const MAX_BREAK_GLASS_REASON = 256;
+
+/**
+ * Break-glass reasons, code → display text. Coded, never free text: the reason goes on chain in
+ * the clear, and a typed reason would carry patient data there. The free-text justification stays
+ * in the reading organisation's own systems. Adding a code is a consensus rule change.
+ */
+export const BreakGlassReason = {
+  unconscious: 'Patient unconscious or otherwise unable to consent',
+  'life-threatening': 'Life-threatening emergency',
+  'urgent-treatment': 'Urgent treatment that cannot wait for consent',
+  'consent-unobtainable': 'Consent cannot be obtained in time',
+  'public-health': 'Public health emergency',
+} as const;
+export type BreakGlassReason = keyof typeof BreakGlassReason;
+export const BREAK_GLASS_REASONS = Object.keys(BreakGlassReason) as readonly BreakGlassReason[];
+
+export function isBreakGlassReason(v: unknown): v is BreakGlassReason {
+  // Own keys only: 'constructor' or 'toString' are not reasons.
+  return typeof v === 'string' && Object.hasOwn(BreakGlassReason, v);
+}
+
+/** The reason code, or a shape error that lists the codes (never the value given). */
+export function assertBreakGlassReason(v: unknown, field: string): BreakGlassReason {
+  if (!isBreakGlassReason(v)) throw shapeError(field, `one of ${BREAK_GLASS_REASONS.join(', ')}`);
+  return v;
+}
+
 /** How far a request's time may be from the time it is judged at (holder clock, block time). */
 export const DOC_REQUEST_MAX_AGE_MS = 5 * 60_000;
 export const DOC_REQUEST_MAX_LEAD_MS = 60_000;
@@ -56,7 +82,7 @@ export function decodeDocRequest(bytes: Uint8Array): DocRequest {
     chainId: assertString(chainId, 'request.chainId', 48, CHAIN_ID_RE),
     record: assertString(record, 'request.record', 32, ID_RE),
     purpose: assertString(purpose, 'request.purpose', 32, PURPOSE_RE),
-    breakGlass: breakGlass === null ? null : assertString(breakGlass, 'request.breakGlass', MAX_BREAK_GLASS_REASON),
+    breakGlass: breakGlass === null ? null : assertBreakGlassReason(breakGlass, 'request.breakGlass'),
     time: assertUint(time, 'request.time'),
     nonce: assertBytes(nonce, 'request.nonce', 16),
     from: assertBytes(from, 'request.from', 32),

@@ -1,6 +1,6 @@
 import { decodeCanonical, encodeCanonical } from './encoding.js';
 import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
-import { MAX_DOC_REQUEST_BYTES } from './docs.js';
+import { assertBreakGlassReason, MAX_DOC_REQUEST_BYTES } from './docs.js';
 import {
   assertArray,
   assertBytes,
@@ -88,7 +88,7 @@ export interface AccessLogPayload {
   purpose: string;
   /** The consent the access relies on, or null for break-glass. */
   consent: string | null;
-  /** Stated reason for emergency access; null when a consent covers it. */
+  /** Coded reason (a `BreakGlassReason`) for emergency access; null when a consent covers it. */
   breakGlass: string | null;
 }
 
@@ -254,7 +254,7 @@ export function validatePayload(type: TxType, payload: unknown): void {
       id(f('record'))(p.record);
       assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
       nullable(p.consent, id(f('consent')));
-      nullable(p.breakGlass, (v) => assertString(v, f('breakGlass'), 256));
+      nullable(p.breakGlass, (v) => assertBreakGlassReason(v, f('breakGlass')));
       if ((p.consent === null) === (p.breakGlass === null)) {
         throw shapeError('payload', 'exactly one of consent or breakGlass');
       }

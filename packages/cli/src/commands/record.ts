@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRecordAnchorPayload, DocumentClient, parseTime, type RecordJson } from '@medledger/client';
-import { MAX_BREAK_GLASS_REASON, MedLedgerError } from '@medledger/types';
+import { BREAK_GLASS_REASONS, isBreakGlassReason, MedLedgerError } from '@medledger/types';
 import { chainClient, loadEncKey, signingAccount } from '../context.js';
 import { CliErrorCode } from '../errors.js';
 import {
@@ -122,21 +122,20 @@ export function registerRecordCommands(program: Command): void {
       .requiredOption('--id <id>', 'record id')
       .requiredOption('--purpose <purpose>', 'purpose of use: treatment, research, emergency, ...')
       .option(
-        '--break-glass <reason>',
-        'emergency access without consent: the reason, recorded and shown to the patient',
+        '--break-glass <code>',
+        `emergency access without consent, with a reason code (${BREAK_GLASS_REASONS.join(', ')}), ` +
+          'recorded on chain and shown to the patient; keep any free-text justification in your own systems',
       )
       .requiredOption('--out <file>', 'where to write the document (mode 0600); an existing file needs --force')
       .option('--force', 'overwrite an existing --out file')
       .option('--enc-key <file>', "the organisation's x25519 key file (default with --home: <home>/keys/enc.key)"),
   ).action(
     action<GetOptions>(async (opts) => {
-      if (
-        opts.breakGlass !== undefined &&
-        (opts.breakGlass.trim() === '' || opts.breakGlass.length > MAX_BREAK_GLASS_REASON)
-      ) {
+      // Coded only, and the value is not echoed: it goes on chain, and free text could name the patient.
+      if (opts.breakGlass !== undefined && !isBreakGlassReason(opts.breakGlass)) {
         throw new MedLedgerError(
           CliErrorCode.USAGE,
-          `--break-glass needs a reason of 1 to ${MAX_BREAK_GLASS_REASON} characters`,
+          `--break-glass: expected one of ${BREAK_GLASS_REASONS.join(', ')}`,
         );
       }
       // Like `keys generate`: a document read earlier is never replaced by accident, and the

@@ -1,4 +1,5 @@
 import type { AccessEventView, ConsentView } from '@medledger/state';
+import { BreakGlassReason, isBreakGlassReason } from '@medledger/types';
 
 /**
  * FHIR R4 views of the consent and audit state (`?format=fhir`): Consent and AuditEvent
@@ -11,6 +12,7 @@ export const FhirSystem = {
   record: 'urn:medledger:record',
   consent: 'urn:medledger:consent',
   purpose: 'urn:medledger:purpose',
+  breakGlassReason: 'urn:medledger:break-glass-reason',
   actReason: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
   actCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
   participationType: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
@@ -46,6 +48,15 @@ const PURPOSES: Record<string, Coding> = {
 
 /** Emergency treatment: the purpose and security label of every break-glass access. */
 export const ETREAT: Coding = { system: FhirSystem.actReason, code: 'ETREAT', display: 'Emergency Treatment' };
+
+/** HL7 v3 ActReason consent override reasons (ActConsentInformationAccessOverrideReason) per break-glass code. */
+const OVERRIDES: Record<BreakGlassReason, Coding> = {
+  unconscious: { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
+  'life-threatening': { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
+  'urgent-treatment': { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
+  'consent-unobtainable': { system: FhirSystem.actReason, code: 'OVRPJ', display: 'professional judgment override' },
+  'public-health': { system: FhirSystem.actReason, code: 'OVRPS', display: 'public safety override' },
+};
 
 export function purposeCoding(purpose: string): Coding {
   return PURPOSES[purpose] ?? { system: FhirSystem.purpose, code: purpose };
@@ -101,7 +112,7 @@ export function consentToFhir(c: ConsentView, names: ReadonlyMap<string, string>
 /**
  * One read as an AuditEvent. A consented read is a DICOM "Patient Record" event; a break-glass
  * read is a DICOM "Security Alert" with subtype "Emergency Override Started", purpose of event
- * and security label ETREAT (HL7 v3 ActReason), and the stated reason.
+ * and security label ETREAT (HL7 v3 ActReason), and its coded reason with the code's display text.
  */
 export function accessEventToFhir(
   e: AccessEventView,
@@ -109,12 +120,18 @@ export function accessEventToFhir(
 ): Record<string, unknown> {
   const names = opts.names ?? new Map<string, string>();
   const breakGlass = e.breakGlass !== null;
+  // Validation admits only codes; an unknown value is never shown, as it could be free text.
+  const code = isBreakGlassReason(e.breakGlass) ? e.breakGlass : null;
   const purpose = breakGlass
     ? {
         coding: [ETREAT, ...(e.purpose === 'emergency' ? [] : [purposeCoding(e.purpose)])],
-        text: `break-glass: ${e.breakGlass}`,
+        text: code ? `break-glass: ${BreakGlassReason[code]}` : 'break-glass',
       }
     : { coding: [purposeCoding(e.purpose)], text: e.purpose };
+  const reason = code && {
+    coding: [{ system: FhirSystem.breakGlassReason, code, display: BreakGlassReason[code] }, OVERRIDES[code]],
+    text: BreakGlassReason[code],
+  };
   const read = { system: FhirSystem.restful, code: 'read', display: 'read' };
   const agent: Record<string, unknown> = {
     type: { coding: [{ system: FhirSystem.participationType, code: 'IRCP', display: 'information recipient' }] },
@@ -136,7 +153,7 @@ export function accessEventToFhir(
     action: 'R',
     recorded: iso(e.time),
     outcome: '0',
-    purposeOfEvent: [purpose],
+    purposeOfEvent: reason ? [purpose, reason] : [purpose],
     agent: [agent],
     source: {
       site: opts.chainId,

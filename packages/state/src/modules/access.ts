@@ -20,7 +20,7 @@ export const logAccess: TxHandler<'access.log'> = (ctx, p: AccessLogPayload) => 
   const accessor = ctx.signer.org;
   const record = readRecord(ctx.store, p.record);
   if (!record) return fail(TxCode.NotFound, 'record not found');
-  // Without a consent it is break-glass (the payload shape guarantees a stated reason): allowed, and flagged.
+  // Without a consent it is break-glass (the payload shape guarantees a reason code): allowed, and flagged.
   if (p.consent !== null) {
     const refused = checkConsent(ctx, p.consent, accessor, record, p.purpose);
     if (refused) return refused;
