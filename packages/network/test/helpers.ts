@@ -17,17 +17,26 @@ export interface TestPeer {
   addr: string;
 }
 
-/** A free TCP port on loopback (bound and released; a tiny race that loopback tests accept). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be listened on at loopback now (bound and released). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on loopback for a node that listens on it later (restart tests need a fixed
+ * one). Taken below Linux's ephemeral range (32768 and up): a port the OS handed out there can
+ * be given to another process's outgoing connection before the node listens (EADDRINUSE seen
+ * in the full run). The e2e tests use 20000–32000, so these stay under 20000.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 10_000);
+    if (await canListen(port)) return port;
+  }
 }
 
 export async function makePeers(n: number): Promise<TestPeer[]> {
