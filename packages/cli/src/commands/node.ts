@@ -222,24 +222,18 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
  * Calls `stop(reason)` on every SIGINT, SIGTERM or SIGHUP, and when the process that spawned this
- * one with an IPC channel (`testnet start`, scripts/testnet.mjs) goes away. The handlers stay
- * installed until the returned function removes them: a Ctrl-C reaches every process of the
- * terminal's group and a wrapper may pass it on again, and a second copy meeting no handler would
- * kill the process by the default action in the middle of its orderly stop.
+ * one with an IPC channel (`testnet start`, scripts/testnet.mjs) goes away. The signal handlers
+ * stay for the life of the process (they do not keep it alive; `stop` must ignore repeats): a
+ * Ctrl-C reaches every process of the terminal's group, a wrapper may pass it on again, and
+ * `testnet start` sends its own SIGTERM; a copy meeting no handler, even after the stop, would
+ * kill the process by the default action. The returned function stops watching the parent.
  */
 function onStopRequest(stop: (reason: string) => void): () => void {
-  const handlers = STOP_SIGNALS.map((signal) => {
-    const handler = () => stop(signal);
-    process.on(signal, handler);
-    return { signal, handler };
-  });
-  // Listening for 'disconnect' keeps the IPC channel referenced: removed with the signal handlers.
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
+  // Listening for 'disconnect' keeps the IPC channel referenced, so the process could not exit.
   const onDisconnect = () => stop('parent process exited');
   if (process.channel) process.on('disconnect', onDisconnect);
-  return () => {
-    for (const { signal, handler } of handlers) process.off(signal, handler);
-    process.off('disconnect', onDisconnect);
-  };
+  return () => process.off('disconnect', onDisconnect);
 }
 
 async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; logStdout?: boolean }): Promise<void> {
@@ -255,7 +249,7 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
   // Installed before the node starts: a stop asked for meanwhile waits for the start, then stops.
   let stopReason: string | undefined;
   let requestStop: (reason: string) => void = (reason) => (stopReason ??= reason);
-  const removeHandlers = onStopRequest((reason) => requestStop(reason));
+  const stopWatchingParent = onStopRequest((reason) => requestStop(reason));
   try {
     const node = await MedLedgerNode.start({ home: resolve(o.home), overrides, stdoutLogs: !!o.logStdout });
     // Recorded before the line below: whoever waits for that line may run a --home command next.
@@ -275,7 +269,7 @@ async function runNode(o: { home: string; apiPort?: number; p2pPort?: number; lo
     }
     process.stdout.write(`MedLedger node ${node.config.name} stopped (${reason})\n`);
   } finally {
-    removeHandlers();
+    stopWatchingParent();
   }
 }
 
@@ -395,7 +389,7 @@ async function runTestnet(dir: string): Promise<void> {
       );
     }
   };
-  const removeHandlers = onStopRequest(stopAll);
+  const stopWatchingParent = onStopRequest(stopAll);
   try {
     await Promise.all(
       members.map(
@@ -404,7 +398,7 @@ async function runTestnet(dir: string): Promise<void> {
     );
   } finally {
     clearTimeout(killTimer);
-    removeHandlers();
+    stopWatchingParent();
   }
   if (failures.length > 0) throw new MedLedgerError('TESTNET_NODE_FAILED', failures.join('; '));
 }
