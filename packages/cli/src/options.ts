@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isRecord, MedLedgerError } from '@medledger/types';
 import { DEFAULT_API } from '@medledger/client';
+import { apiUrl } from '@medledger/node';
 import { CliErrorCode } from './errors.js';
 
 /** Where the API is when neither --api, --home nor the environment says otherwise. */
@@ -123,16 +124,9 @@ function apiUrlOf(api: unknown): string | undefined {
   }
   // The node's own config form: { host, port, ... } — the address its API listens on.
   if (isRecord(api) && typeof api.host === 'string' && Number.isInteger(api.port)) {
-    return `http://${connectHost(api.host)}:${api.port as number}`;
+    return apiUrl(api.host, api.port as number);
   }
   return undefined;
-}
-
-/** A listen address to connect to: a wildcard means this machine; IPv6 literals need brackets. */
-function connectHost(host: string): string {
-  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 /** Commander option parsers: they throw InvalidArgumentError, which commander reports as usage. */

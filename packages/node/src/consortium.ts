@@ -74,8 +74,18 @@ export function p2pAddr(host: string, port: number): string {
   return `/${isIPv4(host) ? 'ip4' : 'dns4'}/${host}/tcp/${port}`;
 }
 
-/** The URL to reach an API listening on `host` (a wildcard listen address means this machine). */
+/**
+ * The URL to reach an API listening on `host`: a wildcard listen address means this machine,
+ * and an IPv6 literal goes in brackets.
+ */
 export function apiUrl(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host;
+  const h =
+    host === '0.0.0.0' || host === ''
+      ? '127.0.0.1'
+      : host === '::'
+        ? '[::1]'
+        : host.includes(':') && !host.startsWith('[')
+          ? `[${host}]`
+          : host;
   return `http://${h}:${port}`;
 }

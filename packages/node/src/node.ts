@@ -44,6 +44,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { NodeErrorCode } from './errors.js';
 import { HeapGrowthPolicy } from './heap-growth.js';
+import { apiUrl } from './consortium.js';
 import { DocumentService, NodeTxSender, registerDocumentRoutes } from './docs/index.js';
 
 export interface StartNodeOptions {
@@ -339,7 +340,7 @@ export class MedLedgerNode {
     }
     const addr = this.api.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.config.api.port;
-    this.#apiUrl = `http://${this.config.api.host}:${port}`;
+    this.#apiUrl = apiUrl(this.config.api.host, port);
     await this.driver.start();
     this.#ready = true;
     this.#peerCheck = setInterval(() => void this.#checkPeers(), PEER_CHECK_MS);

@@ -303,7 +303,7 @@ describe('documents: upload, /docs/1 with consent and break-glass, tampering, er
       content: new Uint8Array([1, 2, 3]),
       authorEncKey: hospital.enc.publicKey,
     });
-    await refusedWith(holderDocs.upload(RECORD, upload(hospital.org, other)), DocErrorCode.HASH_MISMATCH);
+    await refusedWith(holderDocs.upload(RECORD, upload(hospital.org, other)), DocErrorCode.CONTENT_MISMATCH);
     await refusedWith(holderDocs.upload(RECORD, upload(lab.org)), DocErrorCode.NOT_ORG_KEY);
     const forged = { ...upload(lab.org), from: toHex(hospital.org.publicKey) };
     await refusedWith(holderDocs.upload(RECORD, forged), DocErrorCode.BAD_SIGNATURE);

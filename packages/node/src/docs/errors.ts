@@ -29,8 +29,10 @@ export const DocErrorCode = {
   NOT_HOLDER: 'NOT_HOLDER',
   /** The holder has no ciphertext for the record (not uploaded yet). */
   DOCUMENT_NOT_FOUND: 'DOCUMENT_NOT_FOUND',
-  /** The ciphertext does not hash to the record's on-chain contentHash. */
+  /** A holder served a ciphertext that does not hash to the record's on-chain contentHash. */
   HASH_MISMATCH: 'HASH_MISMATCH',
+  /** An upload's ciphertext does not match the record's contentHash and size: the uploader's fault. */
+  CONTENT_MISMATCH: 'CONTENT_MISMATCH',
   /** The uploaded author copy of the data key does not open the document with the org's enc key. */
   BAD_WRAPPED_KEY: 'BAD_WRAPPED_KEY',
   /** An organisation (reader or holder) has no encryption key to wrap to or unwrap with. */
@@ -60,6 +62,7 @@ export const DOC_HTTP_STATUS: Record<string, number> = {
   [DocErrorCode.REQUEST_ALREADY_SERVED]: 409,
   [DocErrorCode.DOCUMENT_NOT_FOUND]: 404,
   [DocErrorCode.HASH_MISMATCH]: 502,
+  [DocErrorCode.CONTENT_MISMATCH]: 422,
   [DocErrorCode.ACCESS_NOT_RECORDED]: 503,
   [DocErrorCode.HOLDER_UNREACHABLE]: 502,
   [DocErrorCode.TOO_LARGE]: 413,

@@ -114,7 +114,7 @@ export class DocumentService {
     }
     if (!docRequestFresh(body.time, this.#m.now())) throw docError(DocErrorCode.STALE_REQUEST, 'upload is stale');
     if (toHex(fields.contentHash) !== record.contentHash || ciphertext.length !== record.size) {
-      throw docError(DocErrorCode.HASH_MISMATCH, "ciphertext does not match the record's contentHash and size");
+      throw docError(DocErrorCode.CONTENT_MISMATCH, "ciphertext does not match the record's contentHash and size");
     }
     const encKey = this.#requireEncKey();
     // The author copy must open the document with this organisation's key, or no grantee could
