@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CLI, cliJson, randomBasePort, status, tempDir, waitFor } from './helpers/harness.js';
+import { CLI, initTestnet, status, waitFor } from './helpers/harness.js';
 
 // `medledger testnet start` as an operator runs it: one process that starts a node process per
 // validator and stops them all.
@@ -29,19 +29,10 @@ after(() => {
   }
 });
 
-function initTestnet(validators: number): { dir: string; apis: string[] } {
-  const dir = tempDir('testnet-start');
-  const manifest = cliJson<{ nodes: { api: string }[] }>([
-    'testnet',
-    'init',
-    '--validators',
-    String(validators),
-    '--dir',
-    dir,
-    '--base-port',
-    String(randomBasePort()),
-  ]);
-  return { dir, apis: manifest.nodes.map((n) => n.api) };
+/** A 2-validator testnet's directory and its nodes' API URLs. */
+function twoNodes(): { dir: string; apis: string[] } {
+  const { dir, nodes } = initTestnet(2, [], 'testnet-start');
+  return { dir, apis: nodes.map((n) => n.api) };
 }
 
 /** `testnet start` in a process group of its own, as a terminal runs a foreground job. */
@@ -79,7 +70,7 @@ describe('medledger testnet start', () => {
     'a Ctrl-C, then the same signal passed on by a wrapper, stops every node in order',
     { timeout: 90_000 },
     async () => {
-      const { dir, apis } = initTestnet(2);
+      const { dir, apis } = twoNodes();
       const run = startTestnet(dir);
       await waitUp(run, apis);
       // The terminal's Ctrl-C reaches the whole group; scripts/testnet.mjs then passes it on.
@@ -99,7 +90,7 @@ describe('medledger testnet start', () => {
     'a node that cannot start is named with its error, and the others are stopped',
     { timeout: 90_000 },
     async () => {
-      const { dir, apis } = initTestnet(2);
+      const { dir, apis } = twoNodes();
       // node1's API port is taken before the testnet starts.
       const blocker = createServer();
       const port = Number(new URL(apis[1]!).port);
@@ -128,7 +119,7 @@ describe('medledger testnet start', () => {
   );
 
   test('killed outright, it leaves no node running: they see it gone and stop', { timeout: 90_000 }, async () => {
-    const { dir, apis } = initTestnet(2);
+    const { dir, apis } = twoNodes();
     const run = startTestnet(dir);
     await waitUp(run, apis);
     run.child.kill('SIGKILL');

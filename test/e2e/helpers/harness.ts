@@ -222,24 +222,27 @@ export async function startTestnet(validators: number, opts: TestnetOptions = {}
   }
 }
 
-async function startTestnetOnce(validators: number, opts: TestnetOptions): Promise<Testnet> {
-  const dir = tempDir('testnet');
-  const args = [
-    'testnet',
-    'init',
-    '--validators',
-    String(validators),
-    '--dir',
-    dir,
-    '--base-port',
-    String(randomBasePort()),
-  ];
-  if (opts.faults) args.push('--faults');
-  cliJson([...args, ...(opts.extraArgs ?? [])]);
+/** `medledger testnet init` in a new temp dir on random ports; its manifest (`testnet.json`). */
+export function initTestnet(
+  validators: number,
+  extraArgs: string[] = [],
+  prefix = 'testnet',
+): { dir: string; chainId: string; nodes: TestnetNodeInfo[] } {
+  const dir = tempDir(prefix);
+  const args = ['testnet', 'init', '--validators', String(validators), '--dir', dir];
+  cliJson([...args, '--base-port', String(randomBasePort()), ...extraArgs]);
   const manifest = JSON.parse(readFileSync(join(dir, 'testnet.json'), 'utf8')) as {
     chainId: string;
     nodes: TestnetNodeInfo[];
   };
+  return { dir, ...manifest };
+}
+
+async function startTestnetOnce(validators: number, opts: TestnetOptions): Promise<Testnet> {
+  const { dir, ...manifest } = initTestnet(validators, [
+    ...(opts.faults ? ['--faults'] : []),
+    ...(opts.extraArgs ?? []),
+  ]);
   const nodes = manifest.nodes.map((n) => new NodeProcess(n.name, n.home, n.api));
   nodes.forEach((n, i) => n.start(opts.env?.(i) ?? {}));
   try {
