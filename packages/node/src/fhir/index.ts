@@ -49,11 +49,12 @@ const PURPOSES: Record<string, Coding> = {
 /** Emergency treatment: the purpose and security label of every break-glass access. */
 export const ETREAT: Coding = { system: FhirSystem.actReason, code: 'ETREAT', display: 'Emergency Treatment' };
 
+const OVRER: Coding = { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' };
 /** HL7 v3 ActReason consent override reasons (ActConsentInformationAccessOverrideReason) per break-glass code. */
 const OVERRIDES: Record<BreakGlassReason, Coding> = {
-  unconscious: { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
-  'life-threatening': { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
-  'urgent-treatment': { system: FhirSystem.actReason, code: 'OVRER', display: 'emergency treatment override' },
+  unconscious: OVRER,
+  'life-threatening': OVRER,
+  'urgent-treatment': OVRER,
   'consent-unobtainable': { system: FhirSystem.actReason, code: 'OVRPJ', display: 'professional judgment override' },
   'public-health': { system: FhirSystem.actReason, code: 'OVRPS', display: 'public safety override' },
 };
