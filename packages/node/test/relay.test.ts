@@ -51,9 +51,9 @@ async function count(metric: { get(): Promise<{ values: { value: number; labels:
   return (await metric.get()).values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
 }
 
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -93,6 +93,8 @@ test('a newly connected peer gets the pool, then every tx the API takes, in nonc
     Array.from({ length: 300 }, (_, i) => i + 1),
   );
   // The counters an operator watches: each tx sent once, taken once, one resync for the newcomer.
+  // A counts a batch sent when B's answer arrives, which can be after B pooled it.
+  await waitFor("A to count B's answers", async () => (await count(a.ledger.metrics.relayTxsSent)) >= 300);
   assert.equal(await count(a.ledger.metrics.relayTxsSent), 300);
   assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'added' }), 300);
   assert.equal(await count(b.ledger.metrics.relayTxsReceived, { result: 'known' }), 0);
