@@ -11,6 +11,7 @@ import {
   startTestnet,
   status,
   waitFor,
+  waitForHeight,
 } from './helpers/harness.js';
 
 interface ValidatorRow {
@@ -118,7 +119,7 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
     assert.equal(before.validator, false);
 
     // hospital-0 proposes (its own yes), hospital-1 and hospital-2 vote: 3 of 4 > 2/3.
-    const proposed = cliJson<{ proposal: string; status: string; yes: number }>([
+    const proposed = cliJson<{ proposal: string; status: string; yes: number; height: number }>([
       'member',
       'propose',
       '--org',
@@ -128,6 +129,9 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
       home(0),
     ]);
     assert.deepEqual([proposed.status, proposed.yes], ['open', 1]);
+    // Each vote goes to the voter's own node, which refuses a vote on a proposal it has not
+    // committed: node0 answered the commit, node1 and node2 may still be a block behind.
+    await waitForHeight([n1, n2], proposed.height, 10_000);
     cliJson(['member', 'vote', '--proposal', proposed.proposal, '--yes', '--home', home(1)]);
     const passed = cliJson<{ status: string; height: number }>([
       'member',
@@ -140,6 +144,8 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
     ]);
     assert.equal(passed.status, 'passed');
     t.diagnostic(`hospital-5 voted in at height ${passed.height}`);
+    // node2 answered the commit of the deciding vote; the others may commit it a moment later.
+    await waitForHeight([n0, n1, n3], passed.height, 10_000);
     const members = cliJson<{ members: { id: string }[] }>(['member', 'list', '--api', n3.api]);
     assert.ok(members.members.some((m) => m.id === 'hospital-5'));
 
@@ -171,6 +177,8 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
     assert.equal(block.header.proposer, init.validatorAddress);
 
     // The operator view: status with per-validator numbers, and the same numbers as metrics.
+    // node0 too may commit node5's block a moment after node1.
+    await waitForHeight([n0], proposedBlock, 10_000);
     const st = cliJson<{
       height: number;
       round: number;
@@ -188,22 +196,41 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
           .join('; '),
     );
     assert.ok(st.peers >= 3);
-    const metrics = await (await fetch(`${n0.api}/metrics`)).text();
+    const node5Series = [
+      'medledger_validator_last_signed_height{validator="' + init.validatorAddress,
+      'medledger_validator_last_proposed_height{validator="' + init.validatorAddress,
+    ];
+    // node0 sets these as it sees node5's votes and commits its block, maybe after node1 did.
+    const metrics = await waitFor(
+      "node5's series in node0's metrics",
+      async () => {
+        const text = await (await fetch(`${n0.api}/metrics`)).text();
+        return node5Series.every((s) => text.includes(s)) ? text : undefined;
+      },
+      10_000,
+    );
     for (const name of [
       'medledger_height',
       'medledger_consensus_round',
       'medledger_peers',
       'medledger_mempool_txs',
       'medledger_validators 5',
-      'medledger_validator_last_signed_height{validator="' + init.validatorAddress,
-      'medledger_validator_last_proposed_height{validator="' + init.validatorAddress,
+      ...node5Series,
     ]) {
       assert.ok(metrics.includes(name), `metrics lack ${name}`);
     }
     assert.match(metrics, /^medledger_validator_missed_blocks_total\{validator="[0-9a-f]{40}",name="node\d"\} \d+$/m);
 
     // Voted out: hospital-1 proposes removing the member; 4 of 5 needed.
-    const removal = cliJson<{ proposal: string }>(['member', 'propose', '--remove', 'hospital-5', '--home', home(1)]);
+    const removal = cliJson<{ proposal: string; height: number }>([
+      'member',
+      'propose',
+      '--remove',
+      'hospital-5',
+      '--home',
+      home(1),
+    ]);
+    await waitForHeight([n2, n3, n0], removal.height, 10_000);
     cliJson(['member', 'vote', '--proposal', removal.proposal, '--yes', '--home', home(2)]);
     cliJson(['member', 'vote', '--proposal', removal.proposal, '--yes', '--home', home(3)]);
     const out = cliJson<{ status: string; height: number }>([
