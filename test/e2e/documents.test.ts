@@ -125,7 +125,12 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
       ]);
       record = added.record;
       assert.equal(added.size, Buffer.byteLength(document) + 29, 'the ciphertext: nonce, tag and version added');
-      const onChain = await getJson<{ record: { contentHash: string; author: string } }>(`${B.api}/records/${record}`);
+      // A answered the anchor's commit; B may commit that block a moment later.
+      const onChain = await waitFor(
+        'the record on B',
+        () => getJson<{ record: { contentHash: string; author: string } }>(`${B.api}/records/${record}`),
+        10_000,
+      );
       assert.equal(onChain.record.contentHash, added.contentHash);
       assert.equal(onChain.record.author, A.orgId);
       const held = await getJson<{ held: boolean }>(`${A.api}/records/${record}/document`);
@@ -202,7 +207,15 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
       assert.equal(readFileSync(join(work, 'b4.json'), 'utf8'), document);
 
       // P's audit trail: every read, with organisation, purpose and time; the break-glass flagged.
-      const audit = cliJson<{ events: AccessEvent[] }>(['audit', '--api', C.api, '--patient', patient]);
+      // A (the holder) committed each access event before serving; C may commit the last a moment later.
+      const audit = await waitFor(
+        'the third access event on C',
+        () => {
+          const a = cliJson<{ events: AccessEvent[] }>(['audit', '--api', C.api, '--patient', patient]);
+          return a.events.length >= 3 ? a : undefined;
+        },
+        10_000,
+      );
       assert.equal(audit.events.length, 3, JSON.stringify(audit.events));
       for (const e of audit.events) {
         assert.equal(e.record, record);
