@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cliJson, NodeProcess, randomBasePort, runCli, tempDir } from './helpers/harness.js';
+import { cliJson, NodeProcess, randomBasePort, runCli, tempDir, waitFor } from './helpers/harness.js';
 
 // The ports a node listens on: taken ones as `medledger start` reports them, moved ones as the
 // other commands find them.
@@ -48,8 +48,9 @@ describe('medledger start', () => {
     node.start({}, ['--api-port', String(moved), '--p2p-port', String(apiPort + 2)]);
     try {
       const { chainId } = await node.waitReady();
+      // The API answers while the node is still starting; `start` records the moved port after.
+      await waitFor('the running API record', () => existsSync(record), 10_000);
       assert.equal(cliJson<{ chainId: string }>(['status', '--home', home]).chainId, chainId);
-      assert.ok(existsSync(record));
     } finally {
       assert.equal(await node.stop('SIGTERM'), 0, node.output);
     }
