@@ -10,6 +10,12 @@ const P = protocols('test-chain');
 const LIMITED = '/medledger/test-chain/limited/1';
 const LIMITS = { maxRequestBytes: 1024, maxResponseBytes: 4096, requestsPerSecond: 1000 };
 
+/**
+ * The most requests LIMITED (3 a second, bursts of 3) can let through in `ms`: the bucket, and
+ * what refills while the requests arrive. Quick here, but a loaded machine may stretch that.
+ */
+const limitedAllows = (ms: number): number => Math.max(4, 3 + Math.floor((ms * 3) / 1000));
+
 function expectCode(code: string, message?: string | RegExp) {
   return (err: unknown): boolean => {
     assert.ok(isMedLedgerError(err), `expected a MedLedgerError, got ${String(err)}`);
@@ -100,9 +106,11 @@ describe('request/response', () => {
   });
 
   test('a peer over its request rate is refused with "rate limited"', async () => {
+    const t0 = performance.now();
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) => a.request(b.peerId, LIMITED, enc(`r${i}`), timeout())),
     );
+    const ms = performance.now() - t0;
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     const limited = results.filter(
       (r) =>
@@ -112,7 +120,7 @@ describe('request/response', () => {
         r.reason.message === RemoteErrorMessage.RATE_LIMITED,
     ).length;
     assert.equal(ok + limited, 10);
-    assert.ok(ok >= 3 && ok <= 4, `ok=${ok}`);
+    assert.ok(ok >= 3 && ok <= limitedAllows(ms), `ok=${ok} in ${ms} ms`);
     // The bucket refills: ~3 a second.
     await waitFor(
       async () => {
@@ -186,11 +194,13 @@ describe('request/response', () => {
     assert.equal(openStreams(P.sync)[0]?.id, first?.id);
 
     // Rate limits count requests, not streams.
+    const t0 = performance.now();
     const limited = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) => a.request(b.peerId, LIMITED, enc(`k${i}`), kept())),
     );
+    const ms = performance.now() - t0;
     const ok = limited.filter((r) => r.status === 'fulfilled').length;
-    assert.ok(ok <= 4, `ok=${ok}`);
+    assert.ok(ok <= limitedAllows(ms), `ok=${ok} in ${ms} ms`);
     assert.ok(
       limited.every(
         (r) =>
