@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCanonical } from '@medledger/types';
-import { createApiServer, type ApiContext } from '../src/api/index.js';
-import { createLogger } from '../src/logger.js';
+import { apiServerOver } from './fixtures.js';
 
 // Only what POST /txs/batch touches; the end-to-end single-node test covers it on a real node.
 function apiWith(acceptsTxs: () => boolean, submitted: Uint8Array[]) {
@@ -14,12 +13,8 @@ function apiWith(acceptsTxs: () => boolean, submitted: Uint8Array[]) {
       return { hash: 'ab'.repeat(32) };
     },
     metrics: { apiRequestSeconds: { observe: () => undefined } },
-  } as unknown as ApiContext;
-  return createApiServer(
-    { bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 },
-    ctx,
-    createLogger({ level: 'error', name: 'api-test', stdout: false }),
-  );
+  };
+  return apiServerOver(ctx);
 }
 
 test('a full mempool refuses a whole batch with 503 and Retry-After before reading it', async () => {

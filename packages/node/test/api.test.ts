@@ -4,8 +4,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { MedLedgerError } from '@medledger/types';
 import { StateErrorCode } from '@medledger/state';
-import { createApiServer, type ApiContext } from '../src/api/index.js';
-import { createLogger } from '../src/logger.js';
+import { apiServerOver } from './fixtures.js';
 
 const PATIENT = 'ab'.repeat(16);
 
@@ -28,12 +27,8 @@ function emptyNode(submitted: Uint8Array[] = []) {
         throw new MedLedgerError('INTERNAL', 'internal error');
       },
     },
-  } as unknown as ApiContext;
-  return createApiServer(
-    { bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 },
-    ctx,
-    createLogger({ level: 'error', name: 'api-test', stdout: false }),
-  );
+  };
+  return apiServerOver(ctx);
 }
 
 test('integer path and query parameters take plain decimal digits only', async () => {

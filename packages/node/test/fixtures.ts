@@ -5,6 +5,7 @@ import { DEFAULT_CHAIN_PARAMS, OrgKind, toHex, type Genesis } from '@medledger/t
 import { generateKeyPair, Signer, type Ed25519KeyPair } from '@medledger/crypto';
 import { createBlockStore, createDatabase, type Database, type WriteBatch } from '@medledger/db';
 import { createStateMachine } from '@medledger/state';
+import { createApiServer, type ApiContext } from '../src/api/index.js';
 import { Chain } from '../src/chain/chain.js';
 import { VerifiedTxCache } from '../src/chain/verified-txs.js';
 import { Mempool } from '../src/mempool/mempool.js';
@@ -18,6 +19,14 @@ interface LedgerKeys {
 }
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger-node-${prefix}-`));
+
+/** The API server over a hand-made context that has only what a test's routes touch. */
+export const apiServerOver = (ctx: object) =>
+  createApiServer(
+    { bodyLimitBytes: 1024 * 1024, commitWaitMs: 1000 },
+    ctx as ApiContext,
+    createLogger({ level: 'error', name: 'api-test', stdout: false }),
+  );
 
 /** A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node does. */
 export async function createLedger(
