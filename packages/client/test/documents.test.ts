@@ -110,8 +110,14 @@ test('a fetched ciphertext that does not match the anchored hash is refused befo
   });
 });
 
-/** Just enough of a node for `DocumentClient.write`: anchors commit, uploads fail while `failUploads`. */
-function writeStub(orgKey: Uint8Array, encKey: Uint8Array) {
+/**
+ * A document client over just enough of a node for `DocumentClient.write`: anchors commit,
+ * uploads fail while `node.failUploads`.
+ */
+function writeSetup() {
+  const org = new Signer(generateKeyPair().secretKey);
+  const orgKey = org.publicKey;
+  const encKey = generateEncKeyPair().publicKey;
   const node = {
     anchored: [] as Tx[],
     uploads: [] as { record: string; body: DocumentUploadJson }[],
@@ -131,16 +137,15 @@ function writeStub(orgKey: Uint8Array, encKey: Uint8Array) {
       return { record, size: fromHex(body.ciphertext).length, stored: true };
     },
   };
-  return node;
-}
-
-test('write: a document over the limit is refused before anything is anchored or sent', async () => {
-  const org = new Signer(generateKeyPair().secretKey);
-  const node = writeStub(org.publicKey, generateEncKeyPair().publicKey);
   const docs = new DocumentClient({
     client: node as unknown as MedLedgerClient,
     account: new Account({ signer: org, client: node, chainId: 'c1' }),
   });
+  return { node, docs };
+}
+
+test('write: a document over the limit is refused before anything is anchored or sent', async () => {
+  const { node, docs } = writeSetup();
   const input = { patient: '0b'.repeat(16), resourceType: 'Observation' };
   await assert.rejects(docs.write({ ...input, content: new Uint8Array(MAX_DOCUMENT_BYTES) }), {
     code: ClientErrorCode.DOCUMENT_TOO_LARGE,
@@ -150,12 +155,7 @@ test('write: a document over the limit is refused before anything is anchored or
 });
 
 test('write: an upload failing after the anchor names the anchored record; its sealed copy can be uploaded again', async () => {
-  const org = new Signer(generateKeyPair().secretKey);
-  const node = writeStub(org.publicKey, generateEncKeyPair().publicKey);
-  const docs = new DocumentClient({
-    client: node as unknown as MedLedgerClient,
-    account: new Account({ signer: org, client: node, chainId: 'c1' }),
-  });
+  const { node, docs } = writeSetup();
   const input = { patient: '0b'.repeat(16), resourceType: 'Observation', content };
   const failed = await docs.write(input).then(
     () => assert.fail('the upload failed: write must throw'),
