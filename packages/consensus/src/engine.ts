@@ -238,6 +238,7 @@ export class TendermintEngine implements ConsensusEngine {
   #behindSent = 0;
 
   #out: EngineAction[] = [];
+  #inputKept = false;
 
   constructor(limits: Partial<EngineLimits> = {}) {
     const merged = { ...defaultEngineLimits, ...limits };
@@ -278,7 +279,6 @@ export class TendermintEngine implements ConsensusEngine {
     return this.#validValue;
   }
 
-  /** What the engine holds, for metrics (and the tests of its memory bounds). O(rounds). */
   /** Read-only: who sent what in `round` of the current height, to explain a stalled round in the logs. */
   roundVoters(round: number = this.#round): RoundVoters {
     const rs = this.#rounds.get(round);
@@ -292,6 +292,7 @@ export class TendermintEngine implements ConsensusEngine {
     };
   }
 
+  /** What the engine holds, for metrics (and the tests of its memory bounds). O(rounds). */
   get stats(): { rounds: number; votes: number; proposals: number; nextHeightMessages: number } {
     let votes = 0;
     let proposals = 0;
@@ -383,6 +384,14 @@ export class TendermintEngine implements ConsensusEngine {
     return this.#run(() => this.#vote(vote));
   }
 
+  get inputKept(): boolean {
+    return this.#inputKept;
+  }
+
+  holds(validator: Uint8Array, round: number): boolean {
+    return round <= this.#round || (this.#future.get(toHex(validator))?.includes(round) ?? false);
+  }
+
   onTimeout(step: Step, height: number, round: number): EngineAction[] {
     return this.#run(() => {
       if (!this.#started || this.#decided || height !== this.#height || round !== this.#round) return;
@@ -409,6 +418,7 @@ export class TendermintEngine implements ConsensusEngine {
   #run(body: () => void): EngineAction[] {
     const out: EngineAction[] = [];
     this.#out = out;
+    this.#inputKept = false;
     try {
       body();
     } finally {
@@ -438,6 +448,7 @@ export class TendermintEngine implements ConsensusEngine {
       this.#equivocation(set.first(who)!, v);
       if (added === Added.ConflictDropped) return;
     }
+    this.#inputKept = true;
     rs.senders.add(who);
     // Line 49, for any round r (not only round_p) and without requiring the proposal.
     if (v.type === VoteType.Precommit && v.blockHash !== null && set.count(key) >= this.#q) {
@@ -472,6 +483,7 @@ export class TendermintEngine implements ConsensusEngine {
       existing.valid = valid;
     } else {
       if (rs.proposals.length >= this.#limits.maxProposalsPerRound) return;
+      this.#inputKept = true;
       rs.proposals.push({ proposal: p, hash, valid });
       rs.senders.add(who);
       this.#maybeSkip(p.round, rs);
@@ -650,6 +662,7 @@ export class TendermintEngine implements ConsensusEngine {
     }
     const count = this.#nextCount.get(who) ?? 0;
     if (count >= this.#limits.maxNextHeightMessagesPerValidator) return;
+    this.#inputKept = true;
     this.#nextCount.set(who, count + 1);
     this.#nextIndex.set(id, msg);
     this.#next.push(msg);

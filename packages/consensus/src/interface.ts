@@ -53,6 +53,18 @@ export interface ConsensusEngine {
   /** A vote whose signature the driver has checked. */
   onVote(vote: Vote): EngineAction[];
   onTimeout(step: Step, height: number, round: number): EngineAction[];
+  /**
+   * Whether the last onProposal or onVote stored its message (for this height or the next).
+   * A message the engine dropped (a duplicate, over a bound, not from a member) can change
+   * nothing on a replay, so the driver leaves it out of the WAL.
+   */
+  readonly inputKept: boolean;
+  /**
+   * Whether the engine still holds what `validator` sent for `round` of the current height:
+   * always for rounds up to the current one; for later rounds, while they are among the
+   * highest few kept per validator (EngineLimits.maxFutureRoundsPerValidator).
+   */
+  holds(validator: Uint8Array, round: number): boolean;
   /** Read-only view of who voted in a round of the current height (default: the current round). */
   roundVoters?(round?: number): RoundVoters;
 }

@@ -433,6 +433,34 @@ test('memory stays bounded under a flood from one byzantine validator', () => {
   assert.ok(e.stats.proposals <= 4);
 });
 
+test('inputKept says whether a message was stored; holds follows the future rounds kept per validator', () => {
+  const e = started();
+  e.onVote(prevote(1, 1, 0, v));
+  assert.equal(e.inputKept, true);
+  e.onVote(prevote(1, 1, 0, v));
+  assert.equal(e.inputKept, false, 'a duplicate');
+  for (const x of [2, 3, 4]) e.onVote(prevote(1, 1, 0, hash(x)));
+  assert.equal(e.inputKept, true, 'conflicting votes are kept up to the bound');
+  e.onVote(prevote(1, 1, 0, hash(5)));
+  assert.equal(e.inputKept, false, 'past the bound');
+  e.onVote(prevote(1, 0, 0, v));
+  assert.equal(e.inputKept, false, 'an old height');
+
+  for (let r = 1; r <= 20; r++) e.onVote(prevote(3, 1, r, null));
+  assert.equal(e.inputKept, true);
+  assert.equal(e.holds(addr(3), 20), true);
+  assert.equal(e.holds(addr(3), 12), false, 'below the 8 highest rounds');
+  assert.equal(e.holds(addr(3), 13), true);
+  e.onVote(prevote(3, 1, 5, null));
+  assert.equal(e.inputKept, false, 'a future round below those kept');
+  assert.equal(e.holds(addr(1), 0), true, 'rounds up to the current one are all kept');
+
+  for (let i = 0; i < 40; i++) e.onVote(prevote(2, 2, i, null));
+  assert.equal(e.inputKept, false, 'the next height buffer is full');
+  e.onTimeout(Step.Propose, 1, 0);
+  assert.equal(e.inputKept, false, 'a timeout is no message');
+});
+
 test('startHeight rejects a height it has passed, an empty or duplicate set and bad timeouts', () => {
   const e = started();
   const code = (c: string) => (err: unknown) => err instanceof MedLedgerError && err.code === c;

@@ -18,7 +18,12 @@ import {
 } from '@medledger/types';
 import { ConsensusDriver, type ConsensusDriverModules } from '../src/consensus/driver.js';
 import { GuardedSigner } from '../src/consensus/signer.js';
-import { decodeConsensusMessage, encodeProposalMessage, encodeVoteMessage } from '../src/consensus/messages.js';
+import {
+  decodeConsensusMessage,
+  encodeProposalMessage,
+  encodeVoteMessage,
+  type ConsensusMessage,
+} from '../src/consensus/messages.js';
 import { createMetrics } from '../src/metrics.js';
 import { createLogger } from '../src/logger.js';
 
@@ -213,6 +218,51 @@ test("one proposer's proposals for many later rounds do not crowd out the next h
     assert.equal(toHex(prevote.blockHash!), toHex(hashOf(v)));
     await n.driver.stop();
     n.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('votes signed for many rounds ahead stay out of the WAL; what a round skip acts on goes in before our vote', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-driver-skip-'));
+  try {
+    const first = await node(dir, 0);
+    const [a, b, flooder] = others as [Signer, Signer, Signer];
+    // One validator signs prevotes for 300 rounds ahead and conflicting prevotes in round 0.
+    for (let r = 1; r <= 300; r++) first.deliver(vote(flooder, VoteType.Prevote, 1, r, null));
+    for (let k = 0; k < 20; k++) first.deliver(vote(flooder, VoteType.Prevote, 1, 0, sha256(new Uint8Array([k]))));
+    // Round 5's proposal (from b, its proposer) and a's prevote there: f + 1 senders, a skip.
+    const skipRound = 5;
+    const v = block(1, skipRound, 5);
+    assert.equal(toHex(v.header.proposer), toHex(b.address));
+    first.deliver(proposal(v, skipRound));
+    first.deliver(vote(a, VoteType.Prevote, 1, skipRound, null));
+    await waitFor('its prevote in round 5', () => first.ownVotes().some((x) => x.round === skipRound));
+    assert.equal(toHex(first.ownVotes().find((x) => x.round === skipRound)!.blockHash!), toHex(hashOf(v)));
+    await first.driver.stop();
+
+    const logged: ConsensusMessage[] = [];
+    for await (const e of first.wal.entries(1)) logged.push(decodeConsensusMessage(e));
+    first.wal.close();
+    const from = (s: Signer) =>
+      logged.filter((m) => toHex(m.kind === 'vote' ? m.vote.validator : m.proposal.proposer) === toHex(s.address));
+    // The first round-0 prevote and the 3 conflicting ones the engine keeps as evidence.
+    assert.equal(from(flooder).length, 4);
+    assert.ok(from(flooder).every((m) => m.kind === 'vote' && m.vote.round === 0));
+    const at = (pred: (m: ConsensusMessage) => boolean) => logged.findIndex(pred);
+    const own = at((m) => m.kind === 'vote' && toHex(m.vote.validator) === toHex(self.address));
+    assert.ok(own >= 0, 'our prevote is in the WAL');
+    assert.ok(at((m) => m.kind === 'proposal' && m.proposal.round === skipRound) < own, 'the proposal precedes it');
+    assert.ok(
+      at((m) => m.kind === 'vote' && toHex(m.vote.validator) === toHex(a.address)) < own,
+      "a's prevote precedes it",
+    );
+
+    // A restart replays the WAL into round 5 again.
+    const second = await node(dir, 0);
+    await waitFor('the WAL replayed', () => second.engine.round === skipRound);
+    await second.driver.stop();
+    second.wal.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

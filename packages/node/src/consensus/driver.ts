@@ -79,6 +79,19 @@ const MAX_RESEND = 32;
 
 type ProposalMessage = Extract<ConsensusMessage, { kind: 'proposal' }>;
 
+interface UnloggedMessage {
+  height: number;
+  round: number;
+  sender: Uint8Array;
+  raw: Uint8Array;
+}
+
+/** A message for h + 1 that the engine cannot keep yet, with its bytes for the WAL. */
+interface EarlyMessage<M extends ConsensusMessage = ConsensusMessage> {
+  msg: M;
+  raw: Uint8Array | null;
+}
+
 /** A message this node signed at the current height, kept to be sent again if the height stalls. */
 type OwnMessage = { kind: 'proposal'; proposal: Proposal; blockBytes: Uint8Array } | { kind: 'vote'; vote: Vote };
 
@@ -128,8 +141,10 @@ export class ConsensusDriver {
   #blocks = new Map<string, Block>();
   /** Compact proposals of this height being rebuilt (missing txs fetched), by block hash. */
   #rebuilding = new Map<string, Promise<Block | undefined>>();
-  #futureProposals: ProposalMessage[] = [];
-  #futureVotes: ConsensusMessage[] = [];
+  #futureProposals: EarlyMessage<ProposalMessage>[] = [];
+  #futureVotes: EarlyMessage[] = [];
+  /** Kept peer messages not yet in the WAL: for rounds ahead of this node, or the next height. */
+  #unlogged: UnloggedMessage[] = [];
   #validators: Validator[] = [];
   readonly activity = new Map<string, ValidatorActivity>();
   /** Per height around the current one (h - 1 .. h + 1), who sent this node a vote for it. */
@@ -334,12 +349,12 @@ export class ConsensusDriver {
       if (this.#height !== this.m.chain.height + 1) break;
       await this.#onMessage(decodeConsensusMessage(bytes), bytes, true);
     }
-    const future = this.#futureProposals.filter((f) => f.proposal.height === this.#height);
+    const future = this.#futureProposals.filter((f) => f.msg.proposal.height === this.#height);
     this.#futureProposals = [];
-    for (const msg of future) await this.#onMessage(msg, null, false);
-    const votes = this.#futureVotes.filter((f) => f.kind === 'vote' && f.vote.height === this.#height);
+    for (const f of future) await this.#onMessage(f.msg, f.raw, false);
+    const votes = this.#futureVotes.filter((f) => f.msg.kind === 'vote' && f.msg.vote.height === this.#height);
     this.#futureVotes = [];
-    for (const msg of votes) await this.#onMessage(msg, null, false);
+    for (const f of votes) await this.#onMessage(f.msg, f.raw, false);
   }
 
   #isValidator(address: Uint8Array): boolean {
@@ -463,24 +478,21 @@ export class ConsensusDriver {
     if (height < this.#height) return;
     if (height > this.#height) {
       const next = height === this.#height + 1;
-      // The engine acts on a kept message as soon as the next height starts, with no raw bytes
-      // left to log then: it goes to that height's WAL now, so that a lock taken on it (or a vote
-      // it led to) survives a restart (ADR 0002).
-      const log = () => {
-        if (next && raw && !fromWal) this.#logPeerMessage(height, raw);
-      };
+      // The engine buffers members' votes for h + 1 (their bytes wait in #unlogged); proposals
+      // and joining validators' votes wait here and come back through this method, bytes and
+      // all, when h + 1 starts.
       if (msg.kind === 'proposal') {
-        if (next && this.#keepFutureProposal(msg)) log();
+        if (next) this.#keepFutureProposal({ msg, raw });
       } else {
         if (next) this.#noteSigned(msg.vote.validator, height);
         const joining = next && !this.#isValidator(msg.vote.validator);
         if (!joining) {
-          log();
-          await this.#dispatch(this.m.engine.onVote(msg.vote));
+          const actions = this.m.engine.onVote(msg.vote);
+          if (next && this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
+          await this.#dispatch(actions);
         } else if (this.#futureVotes.length < MAX_FUTURE_VOTES) {
           // The engine would drop it (not in this height's set): keep it for the next height.
-          log();
-          this.#futureVotes.push(msg);
+          this.#futureVotes.push({ msg, raw });
         }
       }
       return;
@@ -494,10 +506,11 @@ export class ConsensusDriver {
     if (fromWal && this.#isOwn(msg)) this.#own.set(key, msg);
     // A peer already works on this height: do not wait out the empty-block pacing.
     if (!this.#started) await this.#startHeightNow();
-    if (raw && !fromWal) this.#logPeerMessage(height, raw);
     if (msg.kind === 'vote') {
       this.#noteSigned(msg.vote.validator, height);
-      await this.#dispatch(this.m.engine.onVote(msg.vote));
+      const actions = this.m.engine.onVote(msg.vote);
+      if (this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
+      await this.#dispatch(actions);
       return;
     }
     const { proposal, block } = msg;
@@ -509,7 +522,9 @@ export class ConsensusDriver {
     } catch (err) {
       this.m.logger.warn({ height, round: proposal.round, reason: (err as Error).message }, 'rejected proposed block');
     }
-    await this.#dispatch(this.m.engine.onProposal(proposal, valid));
+    const actions = this.m.engine.onProposal(proposal, valid);
+    if (this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
+    await this.#dispatch(actions);
   }
 
   /**
@@ -517,32 +532,65 @@ export class ConsensusDriver {
    * displaces the highest one held: the next height most likely decides in round 0, and one
    * proposer signing proposals for many of its later rounds must not crowd out that one.
    */
-  #keepFutureProposal(msg: ProposalMessage): boolean {
+  #keepFutureProposal(early: EarlyMessage<ProposalMessage>): void {
     const kept = this.#futureProposals;
+    const round = (e: EarlyMessage<ProposalMessage>) => e.msg.proposal.round;
     if (kept.length >= MAX_FUTURE_PROPOSALS) {
       let highest = 0;
-      for (let i = 1; i < kept.length; i++) if (kept[i]!.proposal.round > kept[highest]!.proposal.round) highest = i;
-      if (kept[highest]!.proposal.round <= msg.proposal.round) return false;
+      for (let i = 1; i < kept.length; i++) if (round(kept[i]!) > round(kept[highest]!)) highest = i;
+      if (round(kept[highest]!) <= round(early)) return;
       kept.splice(highest, 1);
     }
-    kept.push(msg);
-    return true;
+    kept.push(early);
+  }
+
+  /** A peer's message that the engine kept, for the WAL. */
+  #logLater(msg: ConsensusMessage, raw: Uint8Array | null, fromWal: boolean): void {
+    if (!raw || fromWal) return;
+    const v = msg.kind === 'vote' ? msg.vote : undefined;
+    const p = msg.kind === 'proposal' ? msg.proposal : undefined;
+    this.#unlogged.push({
+      height: v?.height ?? p!.height,
+      round: v?.round ?? p!.round,
+      sender: v?.validator ?? p!.proposer,
+      raw,
+    });
   }
 
   /**
+   * Writes the kept peer messages of rounds this node has reached to the WAL, in arrival order;
+   * those of later rounds (or the next height) wait, and are dropped once the engine no longer
+   * holds them (ADR 0002). A message can change this node's state only from the round it
+   * applies to, or through a round skip, which moves the engine to that round first; every own
+   * message is written after this runs, so what led to it precedes it in the WAL. A validator
+   * that signs messages for many rounds ahead therefore costs memory within the engine's bounds,
+   * not WAL space.
+   *
    * A peer's message goes to the WAL without an fsync (as CometBFT's `wal.Write`). The file WAL
-   * writes it before this returns, so the fsync of our next own message (`#propose`, `#vote`)
-   * makes it durable too: what led to a vote of ours is on disk whenever the vote is. A peer
-   * message lost in a crash came after our last one, and its author sends it again.
+   * writes it before `append` returns, so the fsync of our next own message makes it durable
+   * too. A peer message lost in a crash came after our last one, and its author sends it again.
    */
-  #logPeerMessage(height: number, raw: Uint8Array): void {
-    this.m.wal.append(height, raw, { sync: false }).catch((err: unknown) => {
-      if (!this.#stopped) this.m.logger.error({ height, err: (err as Error).message }, 'consensus WAL append failed');
-    });
+  #writeReachedToWal(): void {
+    if (this.#unlogged.length === 0) return;
+    const engine = this.m.engine;
+    const started = this.#started && engine.height === this.#height;
+    const waiting: UnloggedMessage[] = [];
+    for (const u of this.#unlogged) {
+      if (u.height < this.#height) continue;
+      if (u.height > this.#height || !started) waiting.push(u);
+      else if (u.round <= engine.round) {
+        this.m.wal.append(u.height, u.raw, { sync: false }).catch((err: unknown) => {
+          if (!this.#stopped)
+            this.m.logger.error({ height: u.height, err: (err as Error).message }, 'consensus WAL append failed');
+        });
+      } else if (engine.holds(u.sender, u.round)) waiting.push(u);
+    }
+    this.#unlogged = waiting;
   }
 
   async #dispatch(initial: EngineAction[]): Promise<void> {
     const queue = [...initial];
+    this.#writeReachedToWal();
     while (queue.length > 0 && !this.#stopped) {
       const action = queue.shift()!;
       switch (action.kind) {
@@ -603,6 +651,7 @@ export class ConsensusDriver {
       return [];
     }
     const message = encodeProposalMessage(proposal, blockBytes);
+    this.#writeReachedToWal();
     await this.m.wal.append(a.height, message, { sync: true });
     this.#publish(
       this.opts.proposalTxsProtocol
@@ -627,6 +676,7 @@ export class ConsensusDriver {
       return [];
     }
     const message = encodeVoteMessage(vote);
+    this.#writeReachedToWal();
     await this.m.wal.append(a.height, message, { sync: true });
     this.#publish(message);
     this.#keepOwn({ kind: 'vote', vote });
