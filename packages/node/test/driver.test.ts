@@ -101,7 +101,10 @@ async function node(dir: string, height: number) {
     params,
     latestTime: 0,
     validatorsAt: () => validators,
+    /** Blocks validated (each one executed, on a real node). */
+    validated: 0,
     validateBlock(b: Block) {
+      this.validated++;
       if (b.header.height !== this.height + 1) throw new Error('wrong height');
       return hashOf(b);
     },
@@ -151,7 +154,7 @@ async function node(dir: string, height: number) {
     published
       .map((b) => decodeConsensusMessage(b))
       .flatMap((m) => (m.kind === 'vote' && toHex(m.vote.validator) === toHex(self.address) ? [m.vote] : []));
-  return { driver, engine, deliver, ownVotes, wal };
+  return { driver, engine, chain, deliver, ownVotes, wal };
 }
 
 test("a proposal that arrived a height early is in that height's WAL, and a restart keeps the lock on it", async () => {
@@ -263,6 +266,37 @@ test('votes signed for many rounds ahead stay out of the WAL; what a round skip 
     await waitFor('the WAL replayed', () => second.engine.round === skipRound);
     await second.driver.stop();
     second.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one proposer signing many proposals gets a bounded number of them validated, per round and ahead', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-driver-proposals-'));
+  try {
+    const n = await node(dir, 0);
+    const [proposer, a, b] = others as [Signer, Signer, Signer];
+    // `proposer` proposes in rounds 0, 4, 8, … of height 1. It signs 50 blocks for round 0 and
+    // one for each of 50 later rounds of its own.
+    assert.equal(toHex(proposerFor(sorted, 1, 0)), toHex(proposer.address));
+    for (let k = 0; k < 50; k++) n.deliver(proposal(block(1, 0, k), 0));
+    for (let k = 1; k <= 50; k++) n.deliver(proposal(block(1, 4 * k, 100 + k), 4 * k));
+    await waitFor('its prevote in round 0', () => n.ownVotes().some((x) => x.round === 0));
+    assert.equal(toHex(n.ownVotes()[0]!.blockHash!), toHex(hashOf(block(1, 0, 0))), 'the first one');
+    // 4 for round 0, and 8 for the rounds ahead (4 … 32).
+    assert.equal(n.chain.validated, 12);
+
+    // Round 36 is one more ahead: refused. Skipped to round 20, the rounds up to it no longer
+    // count as ahead (24, 28 and 32 still do), and round 36 is taken.
+    const r36 = proposal(block(1, 36, 200), 36);
+    n.deliver(r36);
+    for (const s of [a, b]) n.deliver(vote(s, VoteType.Prevote, 1, 20, null));
+    await waitFor('round 20', () => n.engine.round === 20);
+    assert.equal(n.chain.validated, 12);
+    n.deliver(r36);
+    await waitFor('round 36 validated', () => n.chain.validated === 13);
+    await n.driver.stop();
+    n.wal.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -70,6 +70,10 @@ export interface ValidatorActivity {
 }
 
 const MAX_FUTURE_PROPOSALS = 32;
+/** Distinct proposals handled per round: more means the proposer equivocates (the engine keeps as many). */
+const MAX_PROPOSALS_PER_ROUND = 4;
+/** Distinct proposals handled per proposer for the rounds of a height this node has not reached. */
+const MAX_PROPOSALS_AHEAD = 8;
 /** Tick of the resend check (see #resendTick). */
 const RESEND_TICK_MS = 500;
 /** Ticks without progress at a height before this node's own messages are sent again. */
@@ -141,6 +145,8 @@ export class ConsensusDriver {
   #blocks = new Map<string, Block>();
   /** Compact proposals of this height being rebuilt (missing txs fetched), by block hash. */
   #rebuilding = new Map<string, Promise<Block | undefined>>();
+  /** Per height (h, h + 1) and round, the proposals handled: proposer and `blockHash|polRound` keys. */
+  #proposalsSeen = new Map<number, Map<number, { proposer: string; keys: Set<string> }>>();
   #futureProposals: EarlyMessage<ProposalMessage>[] = [];
   #futureVotes: EarlyMessage[] = [];
   /** Kept peer messages not yet in the WAL: for rounds ahead of this node, or the next height. */
@@ -194,6 +200,7 @@ export class ConsensusDriver {
       (data) => this.#validateMessage(data),
       (data, from) => {
         const msg = decodeGossipMessage(data);
+        if (msg.kind !== 'vote' && !this.#admitProposal(msg.proposal)) return;
         if (msg.kind !== 'compact-proposal') {
           void this.#enqueue(() => this.#onMessage(msg, data, false));
           return;
@@ -275,6 +282,7 @@ export class ConsensusDriver {
     this.#started = false;
     this.#blocks.clear();
     this.#rebuilding.clear();
+    for (const h of this.#proposalsSeen.keys()) if (h < height) this.#proposalsSeen.delete(h);
     this.#own.clear();
     this.#seen.clear();
     this.#handled = 0;
@@ -525,6 +533,37 @@ export class ConsensusDriver {
     const actions = this.m.engine.onProposal(proposal, valid);
     if (this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
     await this.#dispatch(actions);
+  }
+
+  /**
+   * Whether a peer's proposal is worth rebuilding, validating (which executes its block) and
+   * keeping. Only the round's proposer can sign one, but it can sign any number: without this
+   * bound one validator could have each node execute and hold block after block. Honest
+   * proposers send one per round; a node that lags keeps up to MAX_PROPOSALS_AHEAD of each
+   * proposer's later rounds, and more once it reaches them (their proposers resend on a stall).
+   */
+  #admitProposal(p: Proposal): boolean {
+    let rounds = this.#proposalsSeen.get(p.height);
+    if (!rounds) {
+      if (p.height < this.#height) return false;
+      rounds = new Map();
+      this.#proposalsSeen.set(p.height, rounds);
+    }
+    const key = `${toHex(p.blockHash)}|${p.polRound}`;
+    const proposer = toHex(p.proposer);
+    const slot = rounds.get(p.round);
+    if (slot?.keys.has(key)) return true;
+    if ((slot?.keys.size ?? 0) >= MAX_PROPOSALS_PER_ROUND) return false;
+    const engine = this.m.engine;
+    const reached = engine.height === p.height ? engine.round : p.height === this.#height ? 0 : -1;
+    if (p.round > reached) {
+      let ahead = 0;
+      for (const [round, s] of rounds) if (round > reached && s.proposer === proposer) ahead += s.keys.size;
+      if (ahead >= MAX_PROPOSALS_AHEAD) return false;
+    }
+    if (slot) slot.keys.add(key);
+    else rounds.set(p.round, { proposer, keys: new Set([key]) });
+    return true;
   }
 
   /**
