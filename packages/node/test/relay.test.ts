@@ -154,6 +154,39 @@ test('a batch holding a forged tx is refused and nothing of it is taken', async 
   assert.equal(b.net.connectedPeers().length, 1);
 });
 
+test('a peer gets one batch admitted at a time, and a tx repeated within a batch is checked once', async () => {
+  const ledger = await createLedger({ maxPerAccount: 1000 });
+  // The handler alone, called as the request/response layer would: the order of calls is the test.
+  let handler!: (data: Uint8Array, from: string) => Promise<Uint8Array>;
+  const network = {
+    handle: async (_protocol: string, h: typeof handler) => {
+      handler = h;
+    },
+  } as unknown as Libp2pNetwork;
+  const relay = new TxRelay(
+    { protocol: PROTOCOL, ...DEFAULT_TX_RELAY_OPTIONS },
+    { network, mempool: ledger.mempool, logger, metrics: ledger.metrics },
+  );
+  await relay.start();
+  try {
+    const [tx1, tx2, tx3] = [1, 2, 3].map((n) => register(ledger.org, n).bytes) as [Uint8Array, Uint8Array, Uint8Array];
+    const first = handler(encodeCanonical([tx1, tx1, tx1, tx2]), 'peer-x');
+    // While it waits, the same peer's next batch is "none taken"; another peer's is queued.
+    assert.deepEqual(await handler(encodeCanonical([tx3]), 'peer-x'), encodeCanonical(0));
+    const fromY = handler(encodeCanonical([tx3]), 'peer-y');
+    assert.equal((await first).length, 0, 'all of it taken');
+    assert.equal((await fromY).length, 0);
+    assert.equal(ledger.mempool.size, 3);
+    assert.equal(await count(ledger.metrics.relayTxsReceived, { result: 'known' }), 2, 'the two repeats');
+    // Admitted: the peer may send again.
+    assert.equal((await handler(encodeCanonical([register(ledger.org, 4).bytes]), 'peer-x')).length, 0);
+    assert.equal(ledger.mempool.size, 4);
+  } finally {
+    relay.stop();
+    await ledger.close();
+  }
+});
+
 test('a peer with a full pool takes what fits and gets the rest, in order, once blocks make room', async () => {
   const keyD = generateKeyPair();
   const keyC = generateKeyPair();

@@ -113,6 +113,8 @@ export class TxRelay {
   readonly #outboxes = new Map<string, PeerOutbox>();
   /** Batches are admitted one at a time, in arrival order (an account's nonces stay in order). */
   #admitting: Promise<unknown> = Promise.resolve();
+  /** Peers with a batch waiting or being admitted. */
+  readonly #admittingFrom = new Set<string>();
   readonly #stop = new AbortController();
   /** Own txs sent and not yet delivered to every peer: peers still to answer, time sent (oldest first). */
   readonly #undelivered = new Map<string, { peers: number; at: number }>();
@@ -279,9 +281,16 @@ export class TxRelay {
     return batch;
   }
 
-  /** Answers once the batch is admitted: the sender waits, so a busy receiver slows it down. */
+  /**
+   * Answers once the batch is admitted: the sender waits, so a busy receiver slows it down. An
+   * honest sender has one batch in flight per peer; a second one while the first waits is
+   * answered "none taken" (the sender sends it again after a pause), so that one peer cannot
+   * queue batches, and hold their bytes, without bound.
+   */
   #receive(data: Uint8Array, from: string): Promise<Uint8Array> {
-    const run = this.#admitting.then(() => this.#admit(data, from));
+    if (this.#admittingFrom.has(from)) return Promise.resolve(encodeCanonical(0));
+    this.#admittingFrom.add(from);
+    const run = this.#admitting.then(() => this.#admit(data, from)).finally(() => this.#admittingFrom.delete(from));
     this.#admitting = run.catch(() => undefined);
     return run;
   }
@@ -296,10 +305,13 @@ export class TxRelay {
     if (txs.length === 0) throw new MedLedgerError(NodeErrorCode.BadTxBatch, 'tx batch is empty');
     // Hashed and decoded once here; the pool takes them as they are.
     const fresh: { bytes: Uint8Array; decoded?: DecodedBytes; at: number }[] = [];
+    // A tx repeated within the batch is checked once (a forged one repeated would cost a verify each).
+    const inBatch = new Set<string>();
     for (const [at, raw] of txs.entries()) {
       const hash = sha256(raw);
       const hashHex = toHex(hash);
-      if (this.m.mempool.has(hashHex)) continue;
+      if (this.m.mempool.has(hashHex) || inBatch.has(hashHex)) continue;
+      inBatch.add(hashHex);
       try {
         fresh.push({ bytes: raw, decoded: { hash, hashHex, tx: decodeTx(raw) }, at });
       } catch {
