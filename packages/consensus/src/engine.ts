@@ -225,7 +225,7 @@ export class TendermintEngine implements ConsensusEngine {
   #rounds = new Map<number, RoundState>();
   /** Per validator, the rounds above the current one it has messages in (ascending, bounded). */
   #future = new Map<string, number[]>();
-  /** (round, type, validator) slots already reported as equivocation at this height. */
+  /** Validators already reported for equivocation at this height. */
   #evidence = new Set<string>();
 
   /** Messages for height + 1, in arrival order, replayed by startHeight(height + 1). */
@@ -590,10 +590,14 @@ export class TendermintEngine implements ConsensusEngine {
     this.#emit({ kind: 'decide', height: this.#height, round, blockHash, precommits });
   }
 
+  /**
+   * One `evidence` action per validator and height: it proves the misbehaviour, and a validator
+   * that equivocates in round after round must not make every node put a tx on chain for each.
+   */
   #equivocation(first: Vote, second: Vote): void {
-    const key = `${first.round}|${first.type}|${toHex(first.validator)}`;
-    if (this.#evidence.has(key)) return;
-    this.#evidence.add(key);
+    const who = toHex(first.validator);
+    if (this.#evidence.has(who)) return;
+    this.#evidence.add(who);
     this.#emit({ kind: 'evidence', voteA: first, voteB: second });
   }
 

@@ -285,7 +285,7 @@ test('decide on 2f+1 precommits for a hash without the proposal, in a round we h
   assert.ok(f.decided);
 });
 
-test('equivocation: one evidence action per slot; each signed vote counts once, for its own value', () => {
+test('equivocation: one evidence action per validator and height; each signed vote counts once, for its own value', () => {
   const e = started();
   e.onProposal(proposal(N, 1, 0, w), true);
   e.onVote(prevote(0, 1, 0, w));
@@ -305,9 +305,15 @@ test('equivocation: one evidence action per slot; each signed vote counts once, 
   assert.deepEqual(pc.blockHash, w);
   // A prevote and a precommit for different values are not equivocation.
   assert.deepEqual(find(e.onVote(precommit(1, 1, 0, null)), 'evidence'), undefined);
-  // The same slot in another round is another slot.
+  // Validator 1 again in another round: already reported at this height. Validator 2: reported.
+  e.onVote(prevote(1, 1, 1, v));
+  assert.deepEqual(find(e.onVote(prevote(1, 1, 1, w)), 'evidence'), undefined);
   e.onVote(prevote(2, 1, 1, v));
   assert.ok(find(e.onVote(prevote(2, 1, 1, w)), 'evidence'));
+  // At the next height validator 1 is reported again.
+  e.startHeight(2, options(N, 0));
+  e.onVote(prevote(1, 2, 0, v));
+  assert.ok(find(e.onVote(prevote(1, 2, 0, w)), 'evidence'));
 });
 
 test('equivocation: conflicting votes kept per slot are bounded', () => {

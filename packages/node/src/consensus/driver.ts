@@ -508,31 +508,42 @@ export class ConsensusDriver {
     // A resent copy of a message already handled: nothing new for the engine or the WAL.
     const key = messageKey(msg);
     if (this.#seen.has(key)) return;
-    this.#seen.add(key);
-    this.#handled++;
     // Our own messages from before a restart (replayed from the WAL) are resent like new ones.
     if (fromWal && this.#isOwn(msg)) this.#own.set(key, msg);
     // A peer already works on this height: do not wait out the empty-block pacing.
     if (!this.#started) await this.#startHeightNow();
+    let actions: EngineAction[];
     if (msg.kind === 'vote') {
       this.#noteSigned(msg.vote.validator, height);
-      const actions = this.m.engine.onVote(msg.vote);
-      if (this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
-      await this.#dispatch(actions);
-      return;
+      actions = this.m.engine.onVote(msg.vote);
+    } else {
+      // Marked seen whatever the engine does with it: validating executes the block
+      // (#admitProposal bounds how many there are).
+      this.#seen.add(key);
+      actions = this.m.engine.onProposal(msg.proposal, this.#validateProposed(msg));
     }
-    const { proposal, block } = msg;
-    let valid = false;
+    // Only what the engine kept counts: votes it drops (a validator signing round after round)
+    // must neither grow these sets nor pass for progress that holds back the stall resend.
+    if (this.m.engine.inputKept) {
+      this.#seen.add(key);
+      this.#handled++;
+      this.#logLater(msg, raw, fromWal);
+    }
+    await this.#dispatch(actions);
+  }
+
+  /** Whether a proposed block is valid; a valid one is kept by hash for the decision. */
+  #validateProposed({ proposal, block }: ProposalMessage): boolean {
     try {
       const hash = this.m.chain.validateBlock(block, this.m.now());
-      valid = bytesEqual(hash, proposal.blockHash);
-      if (valid) this.#blocks.set(toHex(hash), block);
+      if (!bytesEqual(hash, proposal.blockHash)) return false;
+      this.#blocks.set(toHex(hash), block);
+      return true;
     } catch (err) {
-      this.m.logger.warn({ height, round: proposal.round, reason: (err as Error).message }, 'rejected proposed block');
+      const reason = (err as Error).message;
+      this.m.logger.warn({ height: proposal.height, round: proposal.round, reason }, 'rejected proposed block');
+      return false;
     }
-    const actions = this.m.engine.onProposal(proposal, valid);
-    if (this.m.engine.inputKept) this.#logLater(msg, raw, fromWal);
-    await this.#dispatch(actions);
   }
 
   /**
