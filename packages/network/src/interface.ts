@@ -19,6 +19,13 @@ export interface ProtocolLimits {
   maxResponseBytes: number;
   /** Requests a single peer may make per second before being refused. */
   requestsPerSecond: number;
+  /**
+   * Streams of this protocol one peer may have open at once, over all its connections; more are
+   * reset. Bounds what one peer can make this node buffer (requests read, answers not yet
+   * taken). This node's own requests use at most half, which leaves room for streams the other
+   * side has not closed yet. Default 64.
+   */
+  maxStreamsPerPeer?: number;
 }
 
 export interface PeerInfo {

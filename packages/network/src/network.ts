@@ -33,7 +33,7 @@ import { parsePeerId, peerIdFromNodeKey, privateKeyFromNodeKey, publicKeyHexOf }
 import type { NetworkMetrics } from './metrics.js';
 import { resolveNetworkOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.js';
 import { TokenBuckets } from './rate-limit.js';
-import { KeyedSlots } from './slots.js';
+import { KeyedCounter, KeyedSlots } from './slots.js';
 import { KeptStream, sendRequest, serveStream } from './reqresp.js';
 
 export interface NetworkModules {
@@ -56,6 +56,7 @@ interface ProtocolHandler {
   handler: RequestHandler;
   limits: ProtocolLimits;
   limiter: TokenBuckets;
+  openStreams: KeyedCounter;
 }
 
 interface BootstrapPeer {
@@ -291,10 +292,21 @@ export class Libp2pNetwork implements NetworkService, Startable {
         throw networkError(NetworkErrorCode.INVALID_OPTIONS, `limits.${f}: expected a positive number`, { protocol });
       }
     }
+    const maxStreams = limits.maxStreamsPerPeer ?? MAX_STREAMS_PER_PROTOCOL;
+    if (!Number.isSafeInteger(maxStreams) || maxStreams < 2) {
+      throw networkError(NetworkErrorCode.INVALID_OPTIONS, 'limits.maxStreamsPerPeer: expected an integer >= 2', {
+        protocol,
+      });
+    }
     if (this.handlers.has(protocol)) {
       throw networkError(NetworkErrorCode.ALREADY_HANDLED, `protocol ${protocol} already has a handler`, { protocol });
     }
-    this.handlers.set(protocol, { handler, limits, limiter: new TokenBuckets(limits.requestsPerSecond) });
+    this.handlers.set(protocol, {
+      handler,
+      limits,
+      limiter: new TokenBuckets(limits.requestsPerSecond),
+      openStreams: new KeyedCounter(maxStreams),
+    });
     if (this.node !== undefined) await this.attachProtocol(this.node, protocol);
   }
 
@@ -314,7 +326,9 @@ export class Libp2pNetwork implements NetworkService, Startable {
     const key = `${peerId} ${protocol}`;
     const open = (signal: AbortSignal) =>
       node.dialProtocol(id, protocol, { signal, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL });
-    const release = await this.outboundSlots.acquire(key, opts.signal);
+    // Half the peer's bound (the same code serves there): its count of a stream lags our close.
+    const max = this.handlers.get(protocol)?.limits.maxStreamsPerPeer;
+    const release = await this.outboundSlots.acquire(key, opts.signal, max ? Math.floor(max / 2) : undefined);
     try {
       let response: Uint8Array;
       if (opts.keepStream) {
@@ -450,6 +464,7 @@ export class Libp2pNetwork implements NetworkService, Startable {
           handler: h.handler,
           limits: h.limits,
           limiter: h.limiter,
+          openStreams: h.openStreams,
           admits: (p) => this.gate.admits(p),
           timeoutMs: this.opts.requestHandlerTimeoutMs,
           stopSignal: this.stopController.signal,

@@ -7,6 +7,7 @@ import { NetworkErrorCode, abortError, errorMessage, networkError } from './erro
 import type { ProtocolLimits, RequestHandler } from './interface.js';
 import type { NetworkMetrics, RequestOutcome } from './metrics.js';
 import type { TokenBuckets } from './rate-limit.js';
+import type { KeyedCounter } from './slots.js';
 
 /**
  * Wire format: the requester writes a length-prefixed (unsigned varint) request frame, the
@@ -79,6 +80,8 @@ export interface ServeContext {
   handler: RequestHandler;
   limits: ProtocolLimits;
   limiter: TokenBuckets;
+  /** Streams of this protocol open per peer (`limits.maxStreamsPerPeer`). */
+  openStreams: KeyedCounter;
   admits(peer: PeerId): boolean;
   timeoutMs: number;
   /** Aborted when the network stops, so handlers in flight give up. */
@@ -117,6 +120,12 @@ export async function serveStream(stream: Stream, connection: Connection, ctx: S
     await s.write(errorFrame(message), { signal });
     await stream.close({ signal });
   };
+  if (!ctx.openStreams.enter(from)) {
+    log.debug({ protocol, from }, 'too many streams from one peer');
+    stream.abort(new Error('too many streams'));
+    done('rate_limited');
+    return;
+  }
   try {
     for (let served = 0; ; served++) {
       const waitSignal = AbortSignal.any(
@@ -158,6 +167,7 @@ export async function serveStream(stream: Stream, connection: Connection, ctx: S
     done('aborted');
   } finally {
     stream.removeEventListener('close', onClose);
+    ctx.openStreams.leave(from);
   }
 }
 

@@ -10,14 +10,15 @@ export class KeyedSlots {
 
   constructor(private readonly max: number) {}
 
-  async acquire(key: string, signal: AbortSignal): Promise<() => void> {
+  /** Waits for one of `max` slots of `key` (the constructor's bound unless given). */
+  async acquire(key: string, signal: AbortSignal, max = this.max): Promise<() => void> {
     let s = this.state.get(key);
     if (s === undefined) {
       s = { used: 0, waiters: [] };
       this.state.set(key, s);
     }
     const entry = s;
-    if (entry.used >= this.max) {
+    if (entry.used >= max) {
       await new Promise<void>((resolve, reject) => {
         const wake = (): void => {
           signal.removeEventListener('abort', onAbort);
@@ -43,5 +44,26 @@ export class KeyedSlots {
       if (next !== undefined) next();
       else if (--entry.used === 0) this.state.delete(key);
     };
+  }
+}
+
+/** Counts what each key holds open, up to a bound. */
+export class KeyedCounter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Takes one for `key`; false when it holds `max` already. */
+  enter(key: string): boolean {
+    const n = this.counts.get(key) ?? 0;
+    if (n >= this.max) return false;
+    this.counts.set(key, n + 1);
+    return true;
+  }
+
+  leave(key: string): void {
+    const n = (this.counts.get(key) ?? 0) - 1;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
   }
 }

@@ -237,6 +237,43 @@ describe('request/response', () => {
     assert.equal(dec(await a.request(b.peerId, P.status, enc('alive'), timeout())).startsWith('alive'), true);
   });
 
+  test('a peer over its open-stream bound gets the extra stream reset; the slot frees when one ends', async () => {
+    const STREAMS = '/medledger/test-chain/streams/1';
+    let entered = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await b.handle(
+      STREAMS,
+      async (req) => {
+        entered++;
+        await released;
+        return req;
+      },
+      { ...LIMITS, maxStreamsPerPeer: 2 },
+    );
+    // A does not serve this protocol, so nothing holds its own requests back: three streams.
+    const results = Promise.allSettled([1, 2, 3].map((i) => a.request(b.peerId, STREAMS, enc(`r${i}`), timeout())));
+    await waitFor(() => entered === 2, 'two requests being handled');
+    release();
+    const settled = await results;
+    assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 2);
+    assert.equal(settled.filter((r) => r.status === 'rejected').length, 1);
+    assert.equal(entered, 2, 'the third never reached the handler');
+    // Once B has seen the two streams close, a new one is served.
+    await waitFor(
+      () =>
+        a.request(b.peerId, STREAMS, enc('again'), timeout()).then(
+          () => true,
+          () => false,
+        ),
+      'a stream to be served again',
+    );
+    await assert.rejects(
+      b.handle('/medledger/test-chain/one-stream/1', async (r) => r, { ...LIMITS, maxStreamsPerPeer: 1 }),
+      expectCode(NetworkErrorCode.INVALID_OPTIONS),
+    );
+  });
+
   test('handle() rejects bad limits and duplicates; request() needs a started network', async () => {
     await assert.rejects(
       b.handle(P.status, async (r) => r, LIMITS),

@@ -224,6 +224,8 @@ export class ConsensusDriver {
         maxRequestBytes: 512 * 1024,
         maxResponseBytes: this.m.chain.params.maxBlockBytes + 64 * 1024,
         requestsPerSecond: 50,
+        // One fetch per proposal being rebuilt, and #admitProposal bounds those.
+        maxStreamsPerPeer: 16,
       });
     }
     // Txs arrived while waiting for the empty-block delay: start once the pacing allows.

@@ -57,6 +57,8 @@ export class DocumentService {
       maxRequestBytes: MAX_DOC_REQUEST_BYTES + 64,
       maxResponseBytes: this.#opts.maxDocumentBytes + 8 * 1024,
       requestsPerSecond: this.#opts.requestsPerSecond,
+      // Each answer may hold a whole document; a node's own fetches from one holder queue beyond 8.
+      maxStreamsPerPeer: 16,
     });
     const org = await this.ownOrg();
     const listed = org === undefined ? undefined : (await this.#m.queries.org(org))?.encKey;

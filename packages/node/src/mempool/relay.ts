@@ -136,6 +136,8 @@ export class TxRelay {
       maxResponseBytes: 16,
       // One batch in flight per peer: the rate is bounded by flushMs, not by this.
       requestsPerSecond: Math.ceil(2000 / this.opts.flushMs),
+      // The kept stream, and one more while a reconnected peer's old one closes.
+      maxStreamsPerPeer: 4,
     });
   }
 

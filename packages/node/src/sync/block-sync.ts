@@ -95,7 +95,8 @@ export class BlockSync {
   readonly #backoff = new Map<string, { until: number; ms: number }>();
 
   async start(): Promise<void> {
-    const limits = { maxRequestBytes: 64, requestsPerSecond: 50 };
+    // A syncing peer has one range in flight and one ahead; a status check is one request.
+    const limits = { maxRequestBytes: 64, requestsPerSecond: 50, maxStreamsPerPeer: 8 };
     await this.m.network.handle(
       this.opts.statusProtocol,
       async () => {
