@@ -7,6 +7,7 @@ import type {
   BlockResponse,
   ConsentsResponse,
   EvidenceResponse,
+  PageQuery,
   HealthResponse,
   MembersResponse,
   NodeStatus,
@@ -192,8 +193,8 @@ export class MedLedgerClient {
     return this.#get(`/proposals/${enc(id)}`, {}, opts);
   }
 
-  evidence(opts?: CallOptions): Promise<EvidenceResponse> {
-    return this.#get('/evidence', {}, opts);
+  evidence(query: PageQuery = {}, opts?: CallOptions): Promise<EvidenceResponse> {
+    return this.#get('/evidence', { limit: query.limit, cursor: query.cursor }, opts);
   }
 
   /** Uploads a record's ciphertext and wrapped keys to the author's node (ADR 0006). */

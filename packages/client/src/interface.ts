@@ -1,6 +1,7 @@
 import type {
   AccessEventView,
   ConsentView,
+  EvidenceView,
   OrgView,
   PatientView,
   ProposalView,
@@ -138,10 +139,13 @@ export interface ConsentsResponse {
   consents: ConsentJson[];
 }
 
-export interface AuditQuery {
+/** A page of a list: `limit` (1–500, default 50) and the `next` of the previous page. */
+export interface PageQuery {
   limit?: number;
   cursor?: string;
 }
+
+export type AuditQuery = PageQuery;
 
 export type AccessEventJson = AccessEventView;
 
@@ -189,14 +193,10 @@ export interface OrgsResponse {
   orgs: OrgJson[];
 }
 
-export interface EvidenceJson {
-  validator: string;
-  height: number;
-  round: number;
-  type: number;
-  committedAt: number;
-}
+export type EvidenceJson = EvidenceView;
 
 export interface EvidenceResponse {
   evidence: EvidenceJson[];
+  /** Cursor of the next page; null on the last. */
+  next: string | null;
 }

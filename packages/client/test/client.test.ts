@@ -132,7 +132,7 @@ test('no answer within the timeout is TIMEOUT; a caller abort is ABORTED', async
   assert.ok(Date.now() - t0 < 2000);
   const ctl = new AbortController();
   setTimeout(() => ctl.abort(), 50);
-  await assert.rejects(client.evidence({ signal: ctl.signal, timeoutMs: 5000 }), code('ABORTED'));
+  await assert.rejects(client.evidence({}, { signal: ctl.signal, timeoutMs: 5000 }), code('ABORTED'));
 });
 
 test('nothing listening is UNREACHABLE', async () => {

@@ -20,6 +20,7 @@ function emptyNode(submitted: Uint8Array[] = []) {
     queries: {
       records: async () => ({ items: [], next: null }),
       accessByPatient: async () => ({ items: [], next: null }),
+      evidence: async () => ({ items: [], next: null }),
       record: async () => {
         throw new MedLedgerError(StateErrorCode.CORRUPT, 'an index entry points to a missing record');
       },
@@ -70,6 +71,8 @@ test('integer path and query parameters take plain decimal digits only', async (
     assert.equal((await get(`${records}&limit=16&since=0&until=1700000000000`)).status, 200);
     assert.equal((await get(`/patients/${PATIENT}/audit?limit=0x10`)).status, 400);
     assert.equal((await get(`/patients/${PATIENT}/audit?limit=16`)).status, 200);
+    assert.equal((await get('/evidence?limit=501')).status, 400);
+    assert.deepEqual(await get('/evidence?limit=16&cursor=AQ'), { status: 200, evidence: [], next: null });
   } finally {
     await app.close();
   }

@@ -6,7 +6,7 @@ import { StateErrorCode, stateError } from './errors.js';
  * (its position: time and id). A position does not depend on which index served the page, so
  * a cursor stays valid while new entries are committed: the next page starts right after it.
  */
-export const CursorKind = { Record: 1, Access: 2 } as const;
+export const CursorKind = { Record: 1, Access: 2, Evidence: 3 } as const;
 export type CursorKind = (typeof CursorKind)[keyof typeof CursorKind];
 
 export function encodeCursor(kind: CursorKind, position: Uint8Array): string {

@@ -1,6 +1,7 @@
 import type {
   AccessEventView,
   ConsentView,
+  EvidenceView,
   Genesis,
   Header,
   OrgView,
@@ -80,7 +81,7 @@ export interface StateMachine {
 }
 
 // The read views are shapes shared with the client; they live in @medledger/types.
-export type { Page, RecordView, PatientView, ConsentView, AccessEventView, OrgView, RecordQuery };
+export type { Page, RecordView, PatientView, ConsentView, AccessEventView, EvidenceView, OrgView, RecordQuery };
 
 /** Read-only queries over committed state and the index (async: they may iterate ranges). */
 export interface StateQueries {
@@ -99,7 +100,8 @@ export interface StateQueries {
   consentsByGrantee(org: string, now: number): Promise<ConsentView[]>;
   accessByPatient(patient: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
   accessByAccessor(org: string, opts?: { limit?: number; cursor?: string }): Promise<Page<AccessEventView>>;
-  evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]>;
+  /** By validator, then height, round and type. */
+  evidence(opts?: { limit?: number; cursor?: string }): Promise<Page<EvidenceView>>;
   /** The erasure of a record's document, if the patient asked for one (ADR 0006). */
   erasure(record: string): Promise<ErasureView | undefined>;
   /** Whether a committed `access.serve` already served the document request of this sha256 (hex). */

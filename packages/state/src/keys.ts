@@ -1,4 +1,4 @@
-import { fromHex } from '@medledger/types';
+import { ADDRESS_BYTES, fromHex } from '@medledger/types';
 import { indexKey, lengthPrefixed, stateKey, uint32BE, uint64BE } from '@medledger/db';
 
 /**
@@ -70,6 +70,8 @@ export const ID_BYTES = 16;
 export const TIME_ID_TAIL = 8 + ID_BYTES;
 /** time(8) ‖ height(8) ‖ txIndex(4) ends every access index key. */
 export const ACCESS_TAIL = 8 + 8 + 4;
+/** validator(20) ‖ height(8) ‖ round(8) ‖ type(1): an evidence key after its prefix. */
+export const EVIDENCE_TAIL = ADDRESS_BYTES + 8 + 8 + 1;
 /** height(8) ‖ txIndex(4) names an access event. */
 export const EVENT_ID_BYTES = 12;
 

@@ -2,6 +2,7 @@ import { compareBytes, FHIR_TYPE_RE, fromHex, ID_RE, ORG_ID_RE } from '@medledge
 import { concatBytes, keySuccessor, prefixEnd, prefixRange, uint64BE, type KeyValueReader } from '@medledger/db';
 import type {
   AccessEventView,
+  EvidenceView,
   ConsentView,
   OrgView,
   Page,
@@ -16,6 +17,7 @@ import { StateErrorCode, stateError } from './errors.js';
 import { CursorKind, decodeCursor, encodeCursor } from './cursor.js';
 import {
   ACCESS_TAIL,
+  EVIDENCE_TAIL,
   EVENT_ID_BYTES,
   ID_BYTES,
   TIME_ID_TAIL,
@@ -179,12 +181,19 @@ export class StateQueryService implements StateQueries {
     return this.#accessPage(accessByAccessorKey(requiredParam(org, ORG_ID_RE, 'org')), opts);
   }
 
-  async evidence(): Promise<{ validator: string; height: number; round: number; type: number; committedAt: number }[]> {
-    const list = [];
-    for await (const [, value] of this.#db.range(prefixRange(evidencePrefix()))) {
-      list.push(evidenceView(decodeEvidence(value)));
-    }
-    return list;
+  /** By validator, then height, round and type. */
+  async evidence(opts: { limit?: number; cursor?: string } = {}): Promise<Page<EvidenceView>> {
+    return this.#page({
+      prefix: evidencePrefix(),
+      since: undefined,
+      until: undefined,
+      cursor: opts.cursor,
+      limit: this.#limit(opts.limit),
+      kind: CursorKind.Evidence,
+      tailBytes: EVIDENCE_TAIL,
+      filtered: false,
+      load: (_key, value) => evidenceView(decodeEvidence(value)),
+    });
   }
 
   async proposals(): Promise<ProposalView[]> {

@@ -16,16 +16,17 @@ describe('evidence.submit', () => {
     const a = signVote(lab.node, voteAt(5, 1));
     const b = signVote(lab.node, voteAt(5, 2));
     assert.equal(await submit(a, b), TxCode.Ok);
-    assert.deepEqual(await chain.state.query.evidence(), [
-      { validator: toHex(lab.node.address), height: 5, round: 0, type: 2, committedAt: chain.time },
-    ]);
+    assert.deepEqual(await chain.state.query.evidence(), {
+      items: [{ validator: toHex(lab.node.address), height: 5, round: 0, type: 2, committedAt: chain.time }],
+      next: null,
+    });
   });
 
   test('the same equivocation is stored once, in either order and from any member', async () => {
     const a = signVote(lab.node, voteAt(5, 1));
     const b = signVote(lab.node, voteAt(5, 3));
     assert.equal(await submit(b, a, hospital.node), TxCode.AlreadyExists);
-    assert.equal((await chain.state.query.evidence()).length, 1);
+    assert.equal((await chain.state.query.evidence()).items.length, 1);
   });
 
   test('a vote for nil against a vote for a block is evidence; a prevote is told apart from a precommit', async () => {
@@ -37,7 +38,17 @@ describe('evidence.submit', () => {
       await submit(signVote(extraValidator, voteAt(6, null, 2)), signVote(extraValidator, voteAt(6, 4, 2))),
       TxCode.Ok,
     );
-    assert.equal((await chain.state.query.evidence()).length, 3);
+    const all = (await chain.state.query.evidence()).items;
+    assert.equal(all.length, 3);
+    // Pages in key order (validator, height, round, type); the last page has no cursor.
+    const first = await chain.state.query.evidence({ limit: 2 });
+    assert.deepEqual(first.items, all.slice(0, 2));
+    assert.ok(first.next);
+    assert.deepEqual(await chain.state.query.evidence({ limit: 2, cursor: first.next }), {
+      items: all.slice(2),
+      next: null,
+    });
+    await assert.rejects(chain.state.query.evidence({ cursor: 'AQ' }), /cursor/);
   });
 
   test('votes that do not conflict are not evidence', async () => {

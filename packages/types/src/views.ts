@@ -54,6 +54,15 @@ export interface AccessEventView {
   tx: string;
 }
 
+/** Committed equivocation evidence (ADR 0002); `type` 1 prevote, 2 precommit. */
+export interface EvidenceView {
+  validator: string;
+  height: number;
+  round: number;
+  type: number;
+  committedAt: number;
+}
+
 export interface OrgView {
   id: string;
   name: string;

@@ -416,7 +416,25 @@ export function createApiServer(
     },
   );
 
-  app.get('/evidence', async () => ({ evidence: await ctx.queries.evidence() }));
+  app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+    '/evidence',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 500 },
+            cursor: { type: 'string', maxLength: 512 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const page = await ctx.queries.evidence(req.query);
+      return { evidence: page.items, next: page.next };
+    },
+  );
 
   if (ctx.faults) {
     const faults = ctx.faults;

@@ -6,6 +6,7 @@ import {
   toHex,
   voteSignBytes,
   type EvidencePayload,
+  type EvidenceView,
   type Vote,
 } from '@medledger/types';
 import { TxCode } from '../interface.js';
@@ -59,12 +60,6 @@ function sameTarget(x: Uint8Array | null, y: Uint8Array | null): boolean {
   return bytesEqual(x, y);
 }
 
-export function evidenceView(e: EvidenceEntry): {
-  validator: string;
-  height: number;
-  round: number;
-  type: number;
-  committedAt: number;
-} {
+export function evidenceView(e: EvidenceEntry): EvidenceView {
   return { validator: toHex(e.validator), height: e.height, round: e.round, type: e.type, committedAt: e.committedAt };
 }
