@@ -80,6 +80,11 @@ const HTTP_STATUS: Record<string, number> = {
 const FORMAT = { type: 'string', enum: ['json', 'fhir'] } as const;
 
 const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+/** Query properties of a paged list. */
+const PAGE = {
+  limit: { type: 'integer', minimum: 1, maximum: 500 },
+  cursor: { type: 'string', maxLength: 512 },
+} as const;
 const HASH = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const notFound = (what: string) => new MedLedgerError(NodeErrorCode.NotFound, `${what} not found`);
 
@@ -347,8 +352,7 @@ export function createApiServer(
             author: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
             since: { type: 'integer', minimum: 0 },
             until: { type: 'integer', minimum: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: 500 },
-            cursor: { type: 'string', maxLength: 512 },
+            ...PAGE,
           },
           additionalProperties: false,
         },
@@ -390,8 +394,7 @@ export function createApiServer(
         querystring: {
           type: 'object',
           properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 500 },
-            cursor: { type: 'string', maxLength: 512 },
+            ...PAGE,
             format: FORMAT,
           },
           additionalProperties: false,
@@ -422,10 +425,7 @@ export function createApiServer(
       schema: {
         querystring: {
           type: 'object',
-          properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 500 },
-            cursor: { type: 'string', maxLength: 512 },
-          },
+          properties: PAGE,
           additionalProperties: false,
         },
       },
