@@ -165,7 +165,8 @@ async function node(dir: string, height: number) {
     await driver.stop();
     wal.close();
   };
-  return { driver, engine, chain, deliver, ownVotes, wal, close };
+  const verdict = (bytes: Uint8Array) => validate(bytes);
+  return { driver, engine, chain, deliver, verdict, ownVotes, wal, close };
 }
 
 test("a proposal that arrived a height early is in that height's WAL, and a restart keeps the lock on it", async (t) => {
@@ -280,6 +281,11 @@ test('one proposer signing many proposals gets a bounded number of them validate
   assert.equal(toHex(n.ownVotes()[0]!.blockHash!), toHex(hashOf(block(1, 0, 0))), 'the first one');
   // 4 for round 0, and 8 for the rounds ahead (4 … 32).
   assert.equal(n.chain.validated, 12);
+
+  // A proposal for a height outside the window is ignored before its block is decoded.
+  const far = { height: 50, round: 0, polRound: -1, blockHash: sha256(new Uint8Array([1])) };
+  const signed = { ...far, proposer: proposer.address, signature: proposer.sign(proposalSignBytes(chainId, far)) };
+  assert.equal(n.verdict(encodeProposalMessage(signed, new Uint8Array(4096).fill(0xff))), 'ignore');
 
   // Round 36 is one more ahead: refused. Skipped to round 20, the rounds up to it no longer
   // count as ahead (24, 28 and 32 still do), and round 36 is taken.

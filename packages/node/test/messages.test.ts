@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sha256 } from '@medledger/crypto';
-import { ZERO_HASH, encodeBlock, type Block, type Proposal } from '@medledger/types';
+import { VoteType, ZERO_HASH, encodeBlock, type Block, type Proposal } from '@medledger/types';
 import {
   decodeConsensusMessage,
   decodeGossipMessage,
   encodeCompactProposalMessage,
   encodeProposalMessage,
+  encodeVoteMessage,
+  gossipMessageHeight,
 } from '../src/consensus/messages.js';
 
 const header = {
@@ -52,4 +54,16 @@ test('a compact proposal carries the header, the parent commit and the tx hashes
 test('a compact proposal with a malformed hash list is refused', () => {
   const bad = encodeCompactProposalMessage(proposal, block, [new Uint8Array(31)]);
   assert.throws(() => decodeGossipMessage(bad));
+});
+
+test("a message's height is read without decoding its block", () => {
+  const hashes = block.txs.map((t) => sha256(t));
+  assert.equal(gossipMessageHeight(encodeCompactProposalMessage(proposal, block, hashes, 5)), 7);
+  const vote = { type: VoteType.Prevote, height: 9, round: 0, blockHash: null, validator: header.proposer };
+  assert.equal(gossipMessageHeight(encodeVoteMessage({ ...vote, signature: new Uint8Array(64) })), 9);
+  // Block bytes that do not decode: the height still reads; the full decode refuses them.
+  const junkBlock = encodeProposalMessage(proposal, new Uint8Array(4096).fill(0xff));
+  assert.equal(gossipMessageHeight(junkBlock), 7);
+  assert.throws(() => decodeGossipMessage(junkBlock));
+  assert.throws(() => gossipMessageHeight(new Uint8Array([0x82, 0x09, 0x40])), /unknown consensus message kind/);
 });

@@ -34,6 +34,7 @@ import {
   encodeCompactProposalMessage,
   encodeProposalMessage,
   encodeVoteMessage,
+  gossipMessageHeight,
   type CompactProposalMessage,
   type ConsensusMessage,
 } from './messages.js';
@@ -378,14 +379,16 @@ export class ConsensusDriver {
   /** Gossip validation: cheap checks and signatures before a message is forwarded. */
   #validateMessage(data: Uint8Array): GossipVerdict {
     let msg: ConsensusMessage | CompactProposalMessage;
+    let height: number;
     try {
+      // The height first: a block outside the window is not worth decoding.
+      height = gossipMessageHeight(data);
+      const current = this.m.chain.height + 1;
+      if (height < current - 1 || height > current + 1) return GossipVerdict.Ignore;
       msg = decodeGossipMessage(data);
     } catch {
       return GossipVerdict.Reject;
     }
-    const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.height;
-    const current = this.m.chain.height + 1;
-    if (height < current - 1 || height > current + 1) return GossipVerdict.Ignore;
     const validators = this.m.chain.validatorsAt(height);
     if (msg.kind === 'vote') {
       const v = validators.find((x) => bytesEqual(x.address, msg.vote.validator));

@@ -79,6 +79,20 @@ export function decodeConsensusMessage(bytes: Uint8Array): ConsensusMessage {
   return msg;
 }
 
+/**
+ * The height a gossip message is for, read without decoding its block: a message outside the
+ * window a node accepts costs it only this.
+ */
+export function gossipMessageHeight(bytes: Uint8Array): number {
+  const v = decodeCanonical(bytes);
+  if (!Array.isArray(v) || v.length < 2 || !(v[1] instanceof Uint8Array)) {
+    throw shapeError('consensus message', 'a list');
+  }
+  if (v[0] === KIND_VOTE) return decodeVote(v[1]).height;
+  if (v[0] === KIND_PROPOSAL || v[0] === KIND_COMPACT_PROPOSAL) return decodeProposal(v[1]).height;
+  throw new MedLedgerError('INVALID_SHAPE', 'unknown consensus message kind');
+}
+
 /** What arrives on the consensus topic: a full message or a compact proposal. */
 export function decodeGossipMessage(bytes: Uint8Array): ConsensusMessage | CompactProposalMessage {
   const v = decodeCanonical(bytes);
