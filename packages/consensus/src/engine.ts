@@ -443,8 +443,8 @@ export class TendermintEngine implements ConsensusEngine {
     const added = set.add(who, key, v);
     if (added === Added.Duplicate) return;
     if (added !== Added.New) {
-      // Equivocation: reported once per slot. The validator stays one sender; its signed vote
-      // still counts for the value it names (see VoteSet), unless over the bound.
+      // Equivocation: reported once per validator and height. The validator stays one sender;
+      // its signed vote still counts for the value it names (see VoteSet), unless over the bound.
       this.#equivocation(set.first(who)!, v);
       if (added === Added.ConflictDropped) return;
     }

@@ -327,8 +327,9 @@ export class Libp2pNetwork implements NetworkService, Startable {
     const open = (signal: AbortSignal) =>
       node.dialProtocol(id, protocol, { signal, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL });
     // Half the peer's bound (the same code serves there): its count of a stream lags our close.
-    const max = this.handlers.get(protocol)?.limits.maxStreamsPerPeer;
-    const release = await this.outboundSlots.acquire(key, opts.signal, max ? Math.floor(max / 2) : undefined);
+    const served = this.handlers.get(protocol);
+    const max = served ? Math.floor((served.limits.maxStreamsPerPeer ?? MAX_STREAMS_PER_PROTOCOL) / 2) : undefined;
+    const release = await this.outboundSlots.acquire(key, opts.signal, max);
     try {
       let response: Uint8Array;
       if (opts.keepStream) {

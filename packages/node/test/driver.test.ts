@@ -157,6 +157,12 @@ async function node(dir: string, height: number) {
     assert.equal(validate(bytes), 'accept');
     handle(bytes, 'peer');
   };
+  /** As gossip does: handled only if accepted. */
+  const offer = (bytes: Uint8Array) => {
+    const verdict = validate(bytes);
+    if (verdict === 'accept') handle(bytes, 'peer');
+    return verdict;
+  };
   const ownVotes = () =>
     published
       .map((b) => decodeConsensusMessage(b))
@@ -165,8 +171,7 @@ async function node(dir: string, height: number) {
     await driver.stop();
     wal.close();
   };
-  const verdict = (bytes: Uint8Array) => validate(bytes);
-  return { driver, engine, chain, deliver, verdict, ownVotes, wal, close };
+  return { driver, engine, chain, deliver, offer, ownVotes, wal, close };
 }
 
 test("a proposal that arrived a height early is in that height's WAL, and a restart keeps the lock on it", async (t) => {
@@ -214,7 +219,7 @@ test("one proposer's proposals for many later rounds do not crowd out the next h
   const n = await node(dir, 0);
   // Height 2's proposer of rounds 1, 5, 9, … signs a proposal for each: more than the buffer.
   const flood = Array.from({ length: 40 }, (_, k) => 1 + 4 * k);
-  for (const round of flood) n.deliver(proposal(block(2, round, 100 + round), round));
+  for (const round of flood) n.offer(proposal(block(2, round, 100 + round), round));
   const v = block(2, 0, 2);
   n.deliver(proposal(v, 0));
   const b1 = block(1, 0, 1);
@@ -275,8 +280,13 @@ test('one proposer signing many proposals gets a bounded number of them validate
   // `proposer` proposes in rounds 0, 4, 8, … of height 1. It signs 50 blocks for round 0 and
   // one for each of 50 later rounds of its own.
   assert.equal(toHex(proposerFor(sorted, 1, 0)), toHex(proposer.address));
-  for (let k = 0; k < 50; k++) n.deliver(proposal(block(1, 0, k), 0));
-  for (let k = 1; k <= 50; k++) n.deliver(proposal(block(1, 4 * k, 100 + k), 4 * k));
+  const verdicts = [
+    ...Array.from({ length: 50 }, (_, k) => n.offer(proposal(block(1, 0, k), 0))),
+    ...Array.from({ length: 50 }, (_, k) => n.offer(proposal(block(1, 4 * (k + 1), 101 + k), 4 * (k + 1)))),
+  ];
+  // Those past the bound are not forwarded either.
+  assert.equal(verdicts.filter((x) => x === 'accept').length, 12);
+  assert.equal(verdicts.filter((x) => x === 'ignore').length, 88);
   await waitFor('its prevote in round 0', () => n.ownVotes().some((x) => x.round === 0));
   assert.equal(toHex(n.ownVotes()[0]!.blockHash!), toHex(hashOf(block(1, 0, 0))), 'the first one');
   // 4 for round 0, and 8 for the rounds ahead (4 … 32).
@@ -285,12 +295,12 @@ test('one proposer signing many proposals gets a bounded number of them validate
   // A proposal for a height outside the window is ignored before its block is decoded.
   const far = { height: 50, round: 0, polRound: -1, blockHash: sha256(new Uint8Array([1])) };
   const signed = { ...far, proposer: proposer.address, signature: proposer.sign(proposalSignBytes(chainId, far)) };
-  assert.equal(n.verdict(encodeProposalMessage(signed, new Uint8Array(4096).fill(0xff))), 'ignore');
+  assert.equal(n.offer(encodeProposalMessage(signed, new Uint8Array(4096).fill(0xff))), 'ignore');
 
   // Round 36 is one more ahead: refused. Skipped to round 20, the rounds up to it no longer
   // count as ahead (24, 28 and 32 still do), and round 36 is taken.
   const r36 = proposal(block(1, 36, 200), 36);
-  n.deliver(r36);
+  assert.equal(n.offer(r36), 'ignore');
   for (const s of [a, b]) n.deliver(vote(s, VoteType.Prevote, 1, 20, null));
   await waitFor('round 20', () => n.engine.round === 20);
   assert.equal(n.chain.validated, 12);

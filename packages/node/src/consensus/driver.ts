@@ -201,7 +201,6 @@ export class ConsensusDriver {
       (data) => this.#validateMessage(data),
       (data, from) => {
         const msg = decodeGossipMessage(data);
-        if (msg.kind !== 'vote' && !this.#admitProposal(msg.proposal)) return;
         if (msg.kind !== 'compact-proposal') {
           void this.#enqueue(() => this.#onMessage(msg, data, false));
           return;
@@ -409,7 +408,8 @@ export class ConsensusDriver {
       return GossipVerdict.Reject;
     }
     if (block.header.height !== proposal.height) return GossipVerdict.Reject;
-    return GossipVerdict.Accept;
+    // Past the bound: not handled here, and not forwarded either.
+    return this.#admitProposal(proposal) ? GossipVerdict.Accept : GossipVerdict.Ignore;
   }
 
   /**
