@@ -79,13 +79,9 @@ export function p2pAddr(host: string, port: number): string {
  * and an IPv6 literal goes in brackets.
  */
 export function apiUrl(host: string, port: number): string {
-  const h =
-    host === '0.0.0.0' || host === ''
-      ? '127.0.0.1'
-      : host === '::'
-        ? '[::1]'
-        : host.includes(':') && !host.startsWith('[')
-          ? `[${host}]`
-          : host;
+  let h = host;
+  if (host === '0.0.0.0' || host === '') h = '127.0.0.1';
+  else if (host === '::') h = '[::1]';
+  else if (host.includes(':') && !host.startsWith('[')) h = `[${host}]`;
   return `http://${h}:${port}`;
 }

@@ -522,15 +522,15 @@ export class ConsensusDriver {
       this.#noteSigned(msg.vote.validator, height);
       actions = this.m.engine.onVote(msg.vote);
     } else {
-      // Marked seen whatever the engine does with it: validating executes the block
-      // (#admitProposal bounds how many there are).
-      this.#seen.add(key);
       actions = this.m.engine.onProposal(msg.proposal, this.#validateProposed(msg));
     }
-    // Only what the engine kept counts: votes it drops (a validator signing round after round)
-    // must neither grow these sets nor pass for progress that holds back the stall resend.
-    if (this.m.engine.inputKept) {
-      this.#seen.add(key);
+    const kept = this.m.engine.inputKept;
+    // A proposal is seen whatever the engine did with it, since validating executes its block
+    // (#admitProposal bounds how many there are). Only kept votes count: those it drops (a
+    // validator signing round after round) must neither grow the set nor pass for progress
+    // that holds back the stall resend.
+    if (kept || msg.kind === 'proposal') this.#seen.add(key);
+    if (kept) {
       this.#handled++;
       this.#logLater(msg, raw, fromWal);
     }
