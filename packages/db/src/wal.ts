@@ -35,7 +35,10 @@ interface OpenFile {
  * loop or the database's write queue. That trip cost a loaded node 40–150 ms per own message
  * when the WAL lived in LevelDB, on the critical path of every height (ADR 0008, sixth round).
  * A crash mid-append leaves a torn last record; its length or CRC does not match, and reading
- * stops there. Pruning a height deletes its file.
+ * stops there. So does a zero-filled tail, which some filesystems leave after a power loss: no
+ * record is empty. An append that fails (a full disk) throws, so nothing is published on a
+ * record that is not there, and the next append cuts the file back to its whole records.
+ * Pruning a height deletes its file.
  */
 export class FileConsensusWal implements ConsensusWal {
   readonly #dir: string;
@@ -50,18 +53,31 @@ export class FileConsensusWal implements ConsensusWal {
 
   async append(height: number, entry: Uint8Array, opts: { sync?: boolean } = {}): Promise<number> {
     assertHeight(height);
+    if (entry.length === 0) throw dbError(DbErrorCode.INVALID_ARGUMENT, 'a WAL entry cannot be empty', { height });
     const file = this.#file(height);
     const record = Buffer.allocUnsafe(RECORD_HEADER + entry.length);
     record.writeUInt32BE(entry.length, 0);
     record.writeUInt32BE(crc32(entry), 4);
     record.set(entry, RECORD_HEADER);
-    writeSync(file.fd, record);
-    if (opts.sync ?? this.#opts.sync) {
-      fdatasyncSync(file.fd);
-      if (!file.durable) {
-        syncDirectory(this.#dir);
-        file.durable = true;
+    try {
+      // A write to a file may be short (a full disk); the rest follows or the next write throws.
+      for (let at = 0; at < record.length;) at += writeSync(file.fd, record, at);
+      if (opts.sync ?? this.#opts.sync) {
+        fdatasyncSync(file.fd);
+        if (!file.durable) {
+          syncDirectory(this.#dir);
+          file.durable = true;
+        }
       }
+    } catch (err) {
+      // Later appends must not land behind a torn record, where reading stops: the next one
+      // reopens the file, which cuts it back to its whole records.
+      closeSync(file.fd);
+      this.#open.delete(height);
+      throw dbError(DbErrorCode.WRITE_FAILED, `cannot append to the consensus WAL of height ${height}`, {
+        height,
+        reason: (err as Error).message,
+      });
     }
     return file.entries++;
   }
@@ -131,8 +147,9 @@ export class FileConsensusWal implements ConsensusWal {
     const entries: Uint8Array[] = [];
     let at = 0;
     while (at + RECORD_HEADER <= bytes.length) {
-      const end = at + RECORD_HEADER + bytes.readUInt32BE(at);
-      if (end > bytes.length) break;
+      const length = bytes.readUInt32BE(at);
+      const end = at + RECORD_HEADER + length;
+      if (length === 0 || end > bytes.length) break;
       const entry = bytes.subarray(at + RECORD_HEADER, end);
       if (crc32(entry) !== bytes.readUInt32BE(at + 4)) break;
       entries.push(new Uint8Array(entry));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConsensusWal } from '../src/index.js';
 import { tempDir } from './helpers.js';
@@ -83,6 +84,59 @@ test('a record torn by a crash is dropped, and the next append writes over it', 
     damaged[damaged.length - 1]! ^= 0xff;
     writeFileSync(path, damaged);
     assert.deepEqual(await collect(createConsensusWal({ dir: dir.path }).entries(8)), [1]);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a zero-filled tail is not read as records', async () => {
+  const dir = tempDir();
+  try {
+    const wal = createConsensusWal({ dir: dir.path });
+    await wal.append(8, entry(1));
+    await wal.append(8, entry(2));
+    wal.close();
+    // A power loss on some filesystems leaves the unsynced end of a file as zeros. Read as
+    // records, each 8 zero bytes would be an empty entry whose CRC-32 (0) matches.
+    appendFileSync(join(dir.path, readdirSync(dir.path)[0]!), new Uint8Array(64));
+    const again = createConsensusWal({ dir: dir.path });
+    assert.deepEqual(await collect(again.entries(8)), [1, 2]);
+    assert.equal(await again.append(8, entry(3)), 2);
+    assert.deepEqual(await collect(again.entries(8)), [1, 2, 3]);
+    await assert.rejects(async () => again.append(8, new Uint8Array(0)), { code: 'DB_INVALID_ARGUMENT' });
+    again.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test('an append that does not fit on disk throws, and the next one goes after the whole records', async (t) => {
+  if (process.platform === 'win32') return t.skip('needs a POSIX shell for the file size limit');
+  const dir = tempDir();
+  try {
+    // A child process whose files may not pass 512 bytes (`ulimit -f 1`; Node ignores SIGXFSZ,
+    // so writes past it come back short, then fail with EFBIG): a disk that fills up.
+    const child = `
+      const { createConsensusWal } = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
+      const wal = createConsensusWal({ dir: ${JSON.stringify(dir.path)} });
+      const out = [];
+      for (let i = 0; i < 5; i++) {
+        const e = new Uint8Array(100).fill(i); // records of 108 bytes: the fifth does not fit
+        out.push(await wal.append(1, e).catch((err) => err.code));
+      }
+      out.push(await wal.append(1, Uint8Array.of(0, 9)).catch((err) => err.code));
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync('sh', ['-c', `ulimit -f 1 && exec "${process.execPath}" --input-type=module -e "$0"`, child], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    // The short write threw (nothing is published on it); the small entry after it fitted
+    // behind the four whole records, not behind the torn one where reading stops.
+    assert.deepEqual(JSON.parse(r.stdout), [0, 1, 2, 3, 'DB_WRITE_FAILED', 4]);
+    const wal = createConsensusWal({ dir: dir.path });
+    assert.deepEqual(await collect(wal.entries(1)), [0x0000, 0x0101, 0x0202, 0x0303, 0x0009]);
+    assert.equal(statSync(join(dir.path, readdirSync(dir.path)[0]!)).size, 4 * 108 + 10);
+    wal.close();
   } finally {
     dir.remove();
   }

@@ -25,6 +25,8 @@ export const NodeErrorCode = {
   InvalidCommit: 'INVALID_COMMIT',
   DoubleSign: 'DOUBLE_SIGN_REFUSED',
   ProposalTxs: 'PROPOSAL_TXS_INVALID',
+  /** A consensus WAL record passed its checksum but is not a consensus message: start refused. */
+  WalCorrupt: 'WAL_CORRUPT',
   /** A peer's relayed tx batch is malformed or holds a tx no honest node would have admitted. */
   BadTxBatch: 'TX_BATCH_INVALID',
   /** The HTTP API cannot listen on its address (typically: the port is taken). */

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -35,7 +35,13 @@ import {
   type TxPayloads,
 } from '@medledger/types';
 import { createApiServer, type ApiContext } from '../src/api/index.js';
-import { DEFAULT_DOCS_OPTIONS, DocErrorCode, DocumentService, registerDocumentRoutes } from '../src/docs/index.js';
+import {
+  DEFAULT_DOCS_OPTIONS,
+  DocErrorCode,
+  DocumentService,
+  DocumentStore,
+  registerDocumentRoutes,
+} from '../src/docs/index.js';
 import { createLogger } from '../src/logger.js';
 
 /**
@@ -602,3 +608,36 @@ async function openResponse(bytes: Uint8Array): Promise<unknown> {
   const { decodeDocResponse } = await import('../src/docs/protocol.js');
   return decodeDocResponse(bytes);
 }
+
+test('an erasure cut short before its compaction is compacted at the next start', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-docstore-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const open = async () => {
+    const db = createDatabase({ ...TEST_DATABASE_OPTIONS, path: dir });
+    await db.open();
+    return db;
+  };
+  const ciphertext = randomBytes(4096);
+  const probe = ciphertext.subarray(0, 64);
+  const holding = () => readdirSync(dir).filter((name) => readFileSync(join(dir, name)).indexOf(probe) !== -1);
+  const record = toHex(randomBytes(16));
+  const db = await open();
+  await new DocumentStore(db).put({ record, ciphertext, authorKey: randomBytes(80), patientKey: null, storedAt: 1 });
+  // The node dies after the synced tombstones, before the compaction that follows them.
+  const dying = new DocumentStore(db);
+  let compactions = 0;
+  dying.compact = async () => {
+    if (++compactions === 2) throw new Error('killed');
+    return DocumentStore.prototype.compact.call(dying);
+  };
+  await assert.rejects(dying.delete([record]), /killed/);
+  assert.equal(dying.has(record), false);
+  assert.deepEqual(await dying.records(), [], 'nothing lists the deleted document any more');
+  await db.close();
+  assert.notDeepEqual(holding(), [], 'its bytes are still in the files');
+
+  const restarted = await open();
+  await new DocumentStore(restarted).finishErasure();
+  assert.deepEqual(holding(), [], 'files still holding the erased ciphertext');
+  await restarted.close();
+});

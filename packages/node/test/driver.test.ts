@@ -100,8 +100,11 @@ async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<
   }
 }
 
-/** A node at `height` committed blocks, with its WAL and guard file in `dir`. */
-async function node(dir: string, height: number) {
+/** Block times may be this far ahead of a node's clock, as `Chain.validateBlock` allows. */
+const MAX_CLOCK_DRIFT_MS = 10_000;
+
+/** A node at `height` committed blocks, with its WAL and guard file in `dir`; `now` is its clock. */
+async function node(dir: string, height: number, now = 1000) {
   const chain = {
     height,
     chainId,
@@ -110,9 +113,10 @@ async function node(dir: string, height: number) {
     validatorsAt: () => validators,
     /** Blocks validated (each one executed, on a real node). */
     validated: 0,
-    validateBlock(b: Block) {
+    validateBlock(b: Block, clock: number | null) {
       this.validated++;
       if (b.header.height !== this.height + 1) throw new Error('wrong height');
+      if (clock !== null && b.header.time > clock + MAX_CLOCK_DRIFT_MS) throw new Error('time is too far ahead');
       return hashOf(b);
     },
     async commit(b: Block) {
@@ -146,7 +150,7 @@ async function node(dir: string, height: number) {
     signer: new GuardedSigner(chainId, self, join(dir, 'last-sign.json')),
     logger: createLogger({ level: 'error', name: 'driver-test', stdout: false }),
     metrics: createMetrics(),
-    now: () => 1000,
+    now: () => now,
     catchUp: async () => undefined,
     onCommit: () => undefined,
     onEvidence: () => undefined,
@@ -198,8 +202,9 @@ test("a proposal that arrived a height early is in that height's WAL, and a rest
   );
   first.wal.close();
 
-  // A crash, then a restart at the same height: the WAL replay takes the lock again.
-  const second = await node(dir, 1);
+  // A crash, then a restart at the same height, its clock set back far enough that v's time is
+  // now too far ahead: the WAL replay takes the lock again all the same.
+  const second = await node(dir, 1, -MAX_CLOCK_DRIFT_MS);
   await waitFor('the WAL replayed', () => second.engine.height === 2 && second.engine.lockedRound === 0);
   assert.equal(toHex(second.engine.lockedValue!), toHex(hashOf(v)));
   // Round 1 brings another value; a node locked on v must not prevote it (Tendermint line 22).
@@ -212,6 +217,15 @@ test("a proposal that arrived a height early is in that height's WAL, and a rest
   const prevote = second.ownVotes().find((x) => x.round === 1 && x.type === VoteType.Prevote)!;
   assert.notEqual(prevote.blockHash && toHex(prevote.blockHash), toHex(hashOf(v2)));
   await second.close();
+});
+
+test('a WAL record that passed its checksum but is no consensus message fails the start', async (t) => {
+  const dir = tempDir(t);
+  const wal = createConsensusWal({ dir: join(dir, 'wal') });
+  await wal.append(1, proposal(block(1, 0, 1), 0));
+  await wal.append(1, Uint8Array.of(0xa0)); // canonical CBOR (an empty map), not a message
+  wal.close();
+  await assert.rejects(node(dir, 0), { code: 'WAL_CORRUPT' });
 });
 
 test("one proposer's proposals for many later rounds do not crowd out the next height's round 0", async (t) => {

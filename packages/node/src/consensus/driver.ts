@@ -97,6 +97,28 @@ interface EarlyMessage<M extends ConsensusMessage = ConsensusMessage> {
   raw: Uint8Array | null;
 }
 
+/** A consensus message replayed from the WAL, with its bytes. */
+interface WalEntry {
+  msg: ConsensusMessage;
+  raw: Uint8Array;
+}
+
+/**
+ * A WAL record as a consensus message. Torn records never get here (their checksum fails), so
+ * one that does not decode is damage the checksum missed, or a file from another version.
+ */
+function decodeWalEntry(raw: Uint8Array, height: number): ConsensusMessage {
+  try {
+    return decodeConsensusMessage(raw);
+  } catch (err) {
+    throw new MedLedgerError(
+      NodeErrorCode.WalCorrupt,
+      `the consensus WAL of height ${height} holds a record that is not a consensus message`,
+      { height, reason: (err as Error).message },
+    );
+  }
+}
+
 /** A message this node signed at the current height, kept to be sent again if the height stalls. */
 type OwnMessage = { kind: 'proposal'; proposal: Proposal; blockBytes: Uint8Array } | { kind: 'vote'; vote: Vote };
 
@@ -232,7 +254,9 @@ export class ConsensusDriver {
     this.m.mempool.onTxsAvailable(() => {
       if (this.#startTimer) void this.#enqueue(() => this.#startWhenDue());
     });
-    await this.#enqueue(() => this.#catchUpThenEnter('startup', true));
+    // A WAL that cannot be replayed fails the start: running on without the messages after the
+    // bad record could lose a lock the node's own precommit stands for.
+    await this.#enqueue(() => this.#catchUpThenEnter('startup', true), { rethrow: true });
     this.#resendTimer = setInterval(() => void this.#enqueue(() => this.#resendTick()), RESEND_TICK_MS);
     this.#resendTimer.unref();
   }
@@ -250,17 +274,25 @@ export class ConsensusDriver {
     this.#enqueue(() => this.#catchUpThenEnter(reason, false));
   }
 
-  #enqueue(task: () => Promise<void> | void): Promise<void> {
+  /** Runs `task` after those queued before it. A failure is logged, or with `rethrow` passed on. */
+  #enqueue(task: () => Promise<void> | void, opts: { rethrow?: boolean } = {}): Promise<void> {
+    let failure: { err: unknown } | undefined;
     const run = this.#queue.then(async () => {
       if (this.#stopped) return;
       try {
         await task();
       } catch (err) {
-        this.m.logger.error({ err, height: this.#height }, 'consensus step failed');
+        if (opts.rethrow) failure = { err };
+        else this.m.logger.error({ err, height: this.#height }, 'consensus step failed');
       }
     });
+    // The queue itself never rejects: later tasks run whatever this one did.
     this.#queue = run;
-    return run;
+    return opts.rethrow
+      ? run.then(() => {
+          if (failure) throw failure.err;
+        })
+      : run;
   }
 
   async #catchUpThenEnter(reason: string, replayWal: boolean): Promise<void> {
@@ -303,8 +335,10 @@ export class ConsensusDriver {
     // One missed-proposals series per validator from the start (0 until it misses a turn), so
     // dashboards and alerts see every validator, not only those that already missed.
     for (const v of this.#validators) this.m.metrics.proposalsMissed.inc({ validator: toHex(v.address) }, 0);
-    const walEntries: Uint8Array[] = [];
-    if (replayWal) for await (const e of this.m.wal.entries(height)) walEntries.push(e);
+    const walEntries: WalEntry[] = [];
+    if (replayWal) {
+      for await (const raw of this.m.wal.entries(height)) walEntries.push({ msg: decodeWalEntry(raw, height), raw });
+    }
     const wait = walEntries.length > 0 || height === 1 ? 0 : this.#startDelay();
     if (wait === 0) await this.#startHeightNow(walEntries);
     else this.#scheduleStart(wait);
@@ -335,7 +369,7 @@ export class ConsensusDriver {
     else this.#scheduleStart(wait);
   }
 
-  async #startHeightNow(walEntries: Uint8Array[] = []): Promise<void> {
+  async #startHeightNow(walEntries: WalEntry[] = []): Promise<void> {
     if (this.#started) return;
     if (this.#startTimer) clearTimeout(this.#startTimer);
     this.#startTimer = undefined;
@@ -355,9 +389,9 @@ export class ConsensusDriver {
     });
     this.m.metrics.round.set(0);
     await this.#dispatch(actions);
-    for (const bytes of walEntries) {
+    for (const { msg, raw } of walEntries) {
       if (this.#height !== this.m.chain.height + 1) break;
-      await this.#onMessage(decodeConsensusMessage(bytes), bytes, true);
+      await this.#onMessage(msg, raw, true);
     }
     const future = this.#futureProposals.filter((f) => f.msg.proposal.height === this.#height);
     this.#futureProposals = [];
@@ -522,7 +556,7 @@ export class ConsensusDriver {
       this.#noteSigned(msg.vote.validator, height);
       actions = this.m.engine.onVote(msg.vote);
     } else {
-      actions = this.m.engine.onProposal(msg.proposal, this.#validateProposed(msg));
+      actions = this.m.engine.onProposal(msg.proposal, this.#validateProposed(msg, fromWal));
     }
     const kept = this.m.engine.inputKept;
     // A proposal is seen whatever the engine did with it, since validating executes its block
@@ -537,10 +571,14 @@ export class ConsensusDriver {
     await this.#dispatch(actions);
   }
 
-  /** Whether a proposed block is valid; a valid one is kept by hash for the decision. */
-  #validateProposed({ proposal, block }: ProposalMessage): boolean {
+  /**
+   * Whether a proposed block is valid; a valid one is kept by hash for the decision. A replayed
+   * proposal skips the check against our clock, which may have come back behind after a power
+   * loss: judged invalid now, it would not restore the lock our precommit stands for.
+   */
+  #validateProposed({ proposal, block }: ProposalMessage, fromWal: boolean): boolean {
     try {
-      const hash = this.m.chain.validateBlock(block, this.m.now());
+      const hash = this.m.chain.validateBlock(block, fromWal ? null : this.m.now());
       if (!bytesEqual(hash, proposal.blockHash)) return false;
       this.#blocks.set(toHex(hash), block);
       return true;

@@ -65,7 +65,9 @@ export class DocumentService {
     if (this.#m.encKey && listed !== undefined && listed !== toHex(this.#m.encKey.publicKey)) {
       this.#m.logger.warn('keys/enc.key is not the encryption key the registry lists for this organisation');
     }
-    // A crash between an erasure's commit and its deletion leaves a document behind: sweep.
+    // A crash between an erasure's commit and its deletion leaves a document behind: sweep. One
+    // between the deletion and its compaction leaves the bytes in LevelDB's files: compact.
+    await this.store.finishErasure();
     const erased = [];
     for (const record of await this.store.records()) if (await this.#m.queries.erasure(record)) erased.push(record);
     if (erased.length > 0) await this.#shred(erased);

@@ -19,6 +19,12 @@ import { DocErrorCode } from './errors.js';
  * the range is compacted so the bytes leave LevelDB's files too.
  */
 const DOC = new Uint8Array(['d'.charCodeAt(0)]);
+/**
+ * `0x30 ‖ 'c'`: written with a deletion's tombstones, removed once the range is compacted. A
+ * crash in between leaves it, and the next start compacts: the deleted keys are no longer listed,
+ * so nothing else would find the bytes still in the files.
+ */
+const COMPACTION_PENDING = documentKey(new Uint8Array(['c'.charCodeAt(0)]));
 
 export interface StoredDocument {
   record: string;
@@ -68,9 +74,19 @@ export class DocumentStore {
     await this.compact();
     const batch = this.db.createBatch();
     for (const r of present) batch.del(keyOf(r));
+    batch.put(COMPACTION_PENDING, new Uint8Array(0));
     await this.db.write(batch, { sync: true });
-    await this.compact();
+    await this.finishErasure();
     return present.length;
+  }
+
+  /** Compacts the range if a deletion's compaction did not finish (a crash), then clears the marker. */
+  async finishErasure(): Promise<void> {
+    if (this.db.getSync(COMPACTION_PENDING) === undefined) return;
+    await this.compact();
+    const batch = this.db.createBatch();
+    batch.del(COMPACTION_PENDING);
+    await this.db.write(batch);
   }
 
   /** Record ids of every document held. */
