@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TxType, decodeBlock, encodeCanonical, encodeTx, toHex, txSignBytes, type Tx } from '@medledger/types';
-import { MedLedgerClient } from '@medledger/client';
-import type { SignedTx } from '@medledger/crypto';
+import { Account, MedLedgerClient } from '@medledger/client';
+import { generateKeyPair, keyFileInfo, readKeyFile, Signer, writeKeyFile, type SignedTx } from '@medledger/crypto';
 import {
   cliJson,
   filesWithBytes,
@@ -309,6 +309,34 @@ describe('a one-validator node started through the CLI', () => {
     assert.equal(r.stdout, '');
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /NOT_FOUND/);
+  });
+
+  test('org rotate-key finishes a rotation that stopped after its commit, and refuses one the chain has not taken', async () => {
+    const keyFile = join(home, 'keys', 'org.key');
+    const pending = `${keyFile}.new`;
+    const passphrase = readFileSync(join(home, 'keys', 'passphrase'), 'utf8').trim();
+    const old = readKeyFile(keyFile, passphrase);
+    // A rotation that died between its commit and the file swap: the new key file written, the
+    // tx committed, the key file still the old one.
+    const next = generateKeyPair();
+    writeKeyFile(pending, next, passphrase);
+    const account = await Account.connect(new Signer(old.secretKey), new MedLedgerClient({ api }));
+    await account.send(TxType.OrgRotateKey, { newKey: next.publicKey }, { wait: 'commit' });
+    const done = cliJson<{ orgKey: string; finished: boolean }>(['org', 'rotate-key', '--home', home]);
+    assert.deepEqual(done, { ...done, orgKey: toHex(next.publicKey), finished: true });
+    assert.equal(keyFileInfo(keyFile).publicKey, toHex(next.publicKey));
+    assert.equal(keyFileInfo(`${keyFile}.retired`).publicKey, toHex(old.publicKey));
+    assert.equal(existsSync(pending), false);
+    // The new key signs for the organisation.
+    cliJson(['patient', 'register', '--home', home]);
+
+    // A leftover the chain never took: its tx may still be pending, so the operator decides.
+    writeKeyFile(pending, generateKeyPair(), passphrase);
+    const refused = runCli(['org', 'rotate-key', '--home', home, '--json']);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /KEY_EXISTS/);
+    assert.equal(keyFileInfo(keyFile).publicKey, toHex(next.publicKey));
+    rmSync(pending);
   });
 
   test('no patient data in the clear in the data directory or the logs', async () => {

@@ -8,12 +8,13 @@ import {
   createConsentGrantPayload,
   createConsentRevokePayload,
   createPatientRegisterPayload,
-  createRecordAnchorFromContent,
+  createRecordAnchorPayload,
   type AccessLogInput,
   type ConsentGrantInput,
   type PatientRegisterInput,
-  type RecordContentInput,
+  type RecordAnchorInput,
 } from './payloads.js';
+import type { SealedRecord } from './documents.js';
 import { createSignedTx } from './tx.js';
 
 /** The part of MedLedgerClient an Account needs (narrow, so tests and other transports fit). */
@@ -143,14 +144,21 @@ export class Account {
   }
 
   /**
-   * Anchors a record: only sha256(content) and its size go on chain; the content itself is
-   * neither sent nor kept.
+   * Anchors a sealed document (`sealRecord`): its record id, and the sha256 and size of its
+   * ciphertext. Never of the plaintext: a hash of a document with few possible values (a coded
+   * lab result) would let anyone who reads the chain test guesses (ADR 0006). `DocumentClient`
+   * seals, anchors and uploads in one call.
    */
   async anchorRecord(
-    input: RecordContentInput,
+    input: Omit<RecordAnchorInput, 'contentHash' | 'size'> & { record: string; sealed: SealedRecord },
     opts?: SendOptions,
   ): Promise<SendResult & { record: string; contentHash: string; size: number }> {
-    const payload = createRecordAnchorFromContent(input);
+    const { sealed, ...rest } = input;
+    const payload = createRecordAnchorPayload({
+      ...rest,
+      contentHash: sealed.contentHash,
+      size: sealed.ciphertext.length,
+    });
     const sent = await this.send(TxType.RecordAnchor, payload, opts);
     return { record: payload.record, contentHash: toHex(payload.contentHash), size: payload.size, ...sent };
   }

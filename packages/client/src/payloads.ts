@@ -102,17 +102,6 @@ export function createRecordAnchorPayload(input: RecordAnchorInput): RecordAncho
   });
 }
 
-export interface RecordContentInput extends Omit<RecordAnchorInput, 'contentHash' | 'size'> {
-  /** The document bytes; only their sha256 and length are put in the payload. */
-  content: Uint8Array;
-}
-
-export function createRecordAnchorFromContent(input: RecordContentInput): RecordAnchorPayload {
-  const { content, ...rest } = input;
-  if (!(content instanceof Uint8Array)) throw invalidArgument('content: expected bytes', { field: 'content' });
-  return createRecordAnchorPayload({ ...rest, contentHash: sha256(content), size: content.length });
-}
-
 export interface ConsentGrantInput {
   /** Defaults to a fresh random id. */
   consent?: string;

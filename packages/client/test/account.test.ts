@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeTx, MedLedgerError, TxType, txSignBytes, type Tx } from '@medledger/types';
-import { addressHex, generateKeyPair, Signer, verifySignature } from '@medledger/crypto';
-import { Account, randomId, type AccountClient, type SubmitResult, type TxResponse } from '../src/index.js';
+import { decodeTx, MedLedgerError, toHex, TxType, txSignBytes, type Tx } from '@medledger/types';
+import { addressHex, generateEncKeyPair, generateKeyPair, sha256, Signer, verifySignature } from '@medledger/crypto';
+import { Account, randomId, sealRecord, type AccountClient, type SubmitResult, type TxResponse } from '../src/index.js';
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,14 +73,13 @@ test('concurrent sends get consecutive nonces in call order and reach the node i
 });
 
 test('convenience calls share the same nonce sequence as send', async () => {
-  const account = new Account({
-    signer: new Signer(generateKeyPair().secretKey),
-    client: new StubClient(),
-    chainId: 'c',
-  });
+  const content = new TextEncoder().encode('{"resourceType":"Observation","valueBoolean":true}');
+  const sealed = sealRecord({ record: randomId(), content, authorEncKey: generateEncKeyPair().publicKey });
+  const client = new StubClient();
+  const account = new Account({ signer: new Signer(generateKeyPair().secretKey), client, chainId: 'c' });
   const [p, r, g, v, a] = await Promise.all([
     account.registerPatient(),
-    account.anchorRecord({ patient: randomId(), resourceType: 'Observation', content: new Uint8Array([1, 2, 3]) }),
+    account.anchorRecord({ record: randomId(), patient: randomId(), resourceType: 'Observation', sealed }),
     account.grantConsent({ patient: randomId(), grantee: 'lab-1', types: ['Observation'], purpose: 'treatment' }),
     account.revokeConsent(randomId()),
     account.logAccess({ record: randomId(), purpose: 'treatment', breakGlass: 'unconscious' }),
@@ -90,8 +89,12 @@ test('convenience calls share the same nonce sequence as send', async () => {
     [1, 2, 3, 4, 5],
   );
   assert.match(p.patient, /^[0-9a-f]{32}$/);
-  assert.equal(r.size, 3);
-  assert.match(r.contentHash, /^[0-9a-f]{64}$/);
+  // The ciphertext is what is anchored; the document's own hash is nowhere in the signed tx.
+  assert.equal(r.size, sealed.ciphertext.length);
+  assert.equal(r.contentHash, toHex(sha256(sealed.ciphertext)));
+  const anchored = client.received.find((tx) => tx.type === TxType.RecordAnchor)!;
+  assert.deepEqual(anchored.payload, { ...anchored.payload, contentHash: sha256(sealed.ciphertext) });
+  assert.notDeepEqual((anchored.payload as { contentHash: Uint8Array }).contentHash, sha256(content));
 });
 
 test('a refused tx does not use up its nonce; BAD_NONCE makes the account re-read it; a timeout uses it up', async () => {

@@ -7,7 +7,6 @@ import {
   createConsentGrantPayload,
   createConsentRevokePayload,
   createPatientRegisterPayload,
-  createRecordAnchorFromContent,
   createRecordAnchorPayload,
   parseTime,
   randomId,
@@ -31,15 +30,15 @@ test('patient register fills a random id and converts hex keys', () => {
   assert.throws(() => createPatientRegisterPayload({ encKey: 'zz'.repeat(32) }), fails('INVALID_SHAPE', 'encKey'));
 });
 
-test('record anchor from content carries only the hash and size of the content', () => {
-  const content = new TextEncoder().encode('{"resourceType":"Observation","status":"final"}');
-  const p = createRecordAnchorFromContent({ patient, resourceType: 'Observation', content });
-  assert.deepEqual(p.contentHash, sha256(content));
-  assert.equal(p.size, content.length);
-  assert.equal(p.previous, null);
-  assert.deepEqual(Object.keys(p).sort(), ['contentHash', 'patient', 'previous', 'record', 'resourceType', 'size']);
+test('a record anchor carries a 32-byte content hash and a size, checked', () => {
   assert.throws(
-    () => createRecordAnchorFromContent({ patient, resourceType: 'observation', content }),
+    () =>
+      createRecordAnchorPayload({
+        patient,
+        resourceType: 'observation',
+        contentHash: sha256('x'),
+        size: 1,
+      }),
     fails('INVALID_SHAPE', 'payload.resourceType'),
   );
   assert.throws(
@@ -57,7 +56,14 @@ test('record anchor from content carries only the hash and size of the content',
     fails('INVALID_SHAPE', 'payload.size'),
   );
   assert.throws(
-    () => createRecordAnchorFromContent({ patient, resourceType: 'Observation', content, previous: 'v1' }),
+    () =>
+      createRecordAnchorPayload({
+        patient,
+        resourceType: 'Observation',
+        contentHash: sha256('x'),
+        size: 1,
+        previous: 'v1',
+      }),
     fails('INVALID_SHAPE', 'payload.previous'),
   );
 });
@@ -80,6 +86,16 @@ test('consent grant needs a scope, a valid grantee and purpose, and takes ISO or
   assert.throws(
     () => createConsentGrantPayload({ ...base, types: ['Observation'], expires: 'next week' }),
     fails('INVALID_ARGUMENT', 'expires'),
+  );
+  // Every expiry the chain takes is a date each view can print: the last one a Date holds.
+  const last = 8_640_000_000_000_000;
+  assert.equal(
+    new Date(createConsentGrantPayload({ ...base, types: ['Observation'], expires: last }).expires).getTime(),
+    last,
+  );
+  assert.throws(
+    () => createConsentGrantPayload({ ...base, types: ['Observation'], expires: last + 1 }),
+    fails('INVALID_SHAPE', 'payload.expires'),
   );
 });
 

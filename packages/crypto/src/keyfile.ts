@@ -1,5 +1,14 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { MedLedgerError, bytesEqual, fromHex, isRecord, toHex } from '@medledger/types';
 import { publicKeyFromSecret, type Ed25519KeyPair } from './ed25519.js';
@@ -84,9 +93,27 @@ export function writeKeyFile(
     file = { version: 1, type, publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) };
   }
   mkdirSync(dirname(path), { recursive: true });
+  // On disk before it returns: a key the chain learns about next (an org key rotation) must
+  // survive a power loss.
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  fsyncPath(tmp, 'r+');
   renameSync(tmp, path);
+  syncDirectoryOf(path);
+}
+
+/** Makes a rename or a new file in `path`'s directory durable. */
+export function syncDirectoryOf(path: string): void {
+  fsyncPath(dirname(path), 'r');
+}
+
+function fsyncPath(path: string, flags: string): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Passphrase from MEDLEDGER_KEY_PASSPHRASE, or the file named by MEDLEDGER_KEY_PASSPHRASE_FILE. */
@@ -118,21 +145,35 @@ export function readEncKeyFile(path: string, passphrase?: string): LoadedKey {
   return readTypedKeyFile(path, 'x25519', encPublicKeyFromSecret, passphrase);
 }
 
+/** What a key file says in the clear, without unlocking it: its public key and whether it is encrypted. */
+export function keyFileInfo(path: string, type: KeyFileType = 'ed25519'): { publicKey: string; encrypted: boolean } {
+  const raw = readKeyFileJson(path, type);
+  return { publicKey: raw.publicKey, encrypted: raw.crypto !== undefined };
+}
+
+function readKeyFileJson(path: string, type: KeyFileType): Record<string, unknown> & { publicKey: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    // Not the parser's message: it quotes the text around the fault, which may be the secret key.
+    const reason =
+      err instanceof SyntaxError ? 'not valid JSON' : ((err as NodeJS.ErrnoException).code ?? 'unreadable');
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `cannot read key file ${path}: ${reason}`);
+  }
+  if (!isRecord(raw) || raw.type !== type || typeof raw.publicKey !== 'string') {
+    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `not a MedLedger ${type} key file`);
+  }
+  return raw as Record<string, unknown> & { publicKey: string };
+}
+
 function readTypedKeyFile(
   path: string,
   type: KeyFileType,
   derivePublic: (secret: Uint8Array) => Uint8Array,
   passphrase?: string,
 ): LoadedKey {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `cannot read key file: ${(err as Error).message}`);
-  }
-  if (!isRecord(raw) || raw.type !== type || typeof raw.publicKey !== 'string') {
-    throw new MedLedgerError(CryptoErrorCode.KEYFILE_INVALID, `not a MedLedger ${type} key file`);
-  }
+  const raw = readKeyFileJson(path, type);
   const publicKey = fromHex(raw.publicKey, 'publicKey');
   let secretKey: Uint8Array;
   let encrypted = false;

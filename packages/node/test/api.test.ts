@@ -114,6 +114,26 @@ test('requests refused before any route runs get the documented error body, with
   }
 });
 
+test('a JSON route sent another media type, text/plain included, is 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+  const submitted: Uint8Array[] = [];
+  const app = emptyNode(submitted);
+  try {
+    for (const type of ['text/plain', 'application/xml']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/txs',
+        headers: { 'content-type': type },
+        payload: JSON.stringify({ tx: 'ab' }),
+      });
+      assert.equal(res.statusCode, 415, type);
+      assert.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    assert.equal(submitted.length, 0);
+  } finally {
+    await app.close();
+  }
+});
+
 test('POST /txs: a tx over 16 KiB is TOO_LARGE, as in a batch', async () => {
   const submitted: Uint8Array[] = [];
   const app = emptyNode(submitted);

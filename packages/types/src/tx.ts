@@ -11,6 +11,7 @@ import {
   assertUint,
   FHIR_TYPE_RE,
   ID_RE,
+  MAX_TIME_MS,
   ORG_ID_RE,
   PURPOSE_RE,
 } from './validate.js';
@@ -242,7 +243,7 @@ export function validatePayload(type: TxType, payload: unknown): void {
       records.forEach((r, i) => id(`${f('scope.records')}[${i}]`)(r));
       if (types.length + records.length === 0) throw shapeError(f('scope'), 'at least one type or record');
       assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
-      assertInt(p.expires, f('expires'), 0, Number.MAX_SAFE_INTEGER);
+      assertInt(p.expires, f('expires'), 0, MAX_TIME_MS);
       return;
     }
     case TxType.ConsentRevoke:

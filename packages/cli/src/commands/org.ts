@@ -1,8 +1,15 @@
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import type { Command } from 'commander';
-import { MedLedgerError, TxType, isRecord, toHex } from '@medledger/types';
-import { CryptoErrorCode, PASSPHRASE_ENV, generateKeyPair, writeKeyFile } from '@medledger/crypto';
-import { envPassphrase, keyPath, signingAccount } from '../context.js';
+import { MedLedgerError, TxType, toHex } from '@medledger/types';
+import {
+  CryptoErrorCode,
+  PASSPHRASE_ENV,
+  generateKeyPair,
+  keyFileInfo,
+  syncDirectoryOf,
+  writeKeyFile,
+} from '@medledger/crypto';
+import { chainClient, envPassphrase, keyPath, signingAccount } from '../context.js';
 import { withSigningOptions, type SigningOptions } from '../options.js';
 import { action, warn } from '../output.js';
 
@@ -20,22 +27,21 @@ export function registerOrgCommands(program: Command): void {
   ).action(
     action<SigningOptions>(async (opts) => {
       const path = keyPath(opts);
-      const current: unknown = JSON.parse(readFileSync(path, 'utf8'));
-      const encrypted = isRecord(current) && current.crypto !== undefined;
-      const passphrase = envPassphrase();
+      const pending = `${path}.new`;
+      if (existsSync(pending)) return finishRotation(opts, path, pending);
+      const { encrypted } = keyFileInfo(path);
+      const passphrase = envPassphrase(opts.home);
       if (encrypted && !passphrase) {
         throw new MedLedgerError(CryptoErrorCode.NO_PASSPHRASE, `the org key is encrypted: set ${PASSPHRASE_ENV}`);
       }
       if (!encrypted) warn('the new org key is written unencrypted, like the current one (development only)');
       const account = await signingAccount(opts);
       const next = generateKeyPair();
-      // On disk before the tx leaves: if this process dies after the commit, the key is not lost.
-      const pending = `${path}.new`;
-      if (existsSync(pending)) throw new MedLedgerError('KEY_EXISTS', `${pending} exists from an earlier rotation`);
+      // Durable before the tx leaves: if this process or the machine dies after the commit, the
+      // key is not lost, and a second run finishes the rotation.
       writeKeyFile(pending, next, encrypted ? passphrase : undefined);
       const r = await account.send(TxType.OrgRotateKey, { newKey: next.publicKey }, { wait: 'commit' });
-      renameSync(path, `${path}.retired`);
-      renameSync(pending, path);
+      swapKeyFiles(path, pending);
       next.secretKey.fill(0);
       const publicKey = toHex(next.publicKey);
       return {
@@ -44,4 +50,33 @@ export function registerOrgCommands(program: Command): void {
       };
     }),
   );
+}
+
+/** The new key takes the key file's place; the old one is kept as `.retired`. */
+function swapKeyFiles(path: string, pending: string): void {
+  renameSync(path, `${path}.retired`);
+  renameSync(pending, path);
+  syncDirectoryOf(path);
+}
+
+/**
+ * A `.new` key file is left by a rotation that stopped after writing it. If the chain already
+ * lists it as the organisation's key, the rotation committed and only the file swap is missing.
+ * Otherwise its tx may still be pending: replacing the file could lose the key the chain is
+ * about to take, so the operator decides.
+ */
+async function finishRotation(opts: SigningOptions, path: string, pending: string) {
+  const next = keyFileInfo(pending).publicKey;
+  const { orgs } = await chainClient(opts).orgs();
+  if (!orgs.some((o) => o.orgKey === next)) {
+    throw new MedLedgerError(
+      'KEY_EXISTS',
+      `${pending} is from an earlier rotation the chain has not taken; if its org.rotateKey tx is no longer pending, remove the file and rotate again`,
+    );
+  }
+  swapKeyFiles(path, pending);
+  return {
+    json: { orgKey: next, file: path, retired: `${path}.retired`, finished: true },
+    text: `finished an earlier rotation: the org key is ${next}\nold key kept as ${path}.retired`,
+  };
 }

@@ -128,6 +128,9 @@ export function createApiServer(
     clientErrorHandler,
     frameworkErrors,
   });
+  // JSON only (the batch route adds CBOR): Fastify's text/plain parser would hand a JSON route
+  // a string, refused as the wrong shape instead of the wrong media type.
+  app.removeContentTypeParser('text/plain');
   // Bodies must be exactly what the schema says: no type coercion, no silently dropped fields.
   // Path and query values arrive as strings, so only they are coerced (integers from decimal digits only).
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { MedLedgerError, isRecord } from '@medledger/types';
-import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readEncKeyFile, readKeyFile } from '@medledger/crypto';
+import { existsSync } from 'node:fs';
+import { MedLedgerError } from '@medledger/types';
+import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, keyFileInfo, readEncKeyFile, readKeyFile } from '@medledger/crypto';
 import { NodeErrorCode } from '../errors.js';
 import { homeKeyPassphrase, homeLayout } from './home.js';
 import { loadGenesis, loadNodeConfigWithSources, type ConfigSource } from './load.js';
@@ -66,8 +66,7 @@ export function checkNodeHome(
   const org = { present: existsSync(layout.orgKey), encrypted: false };
   if (org.present) {
     // Only looked at, not unlocked: the node never uses the org key.
-    const file: unknown = JSON.parse(readFileSync(layout.orgKey, 'utf8'));
-    org.encrypted = isRecord(file) && file.crypto !== undefined;
+    org.encrypted = keyFileInfo(layout.orgKey).encrypted;
     if (!org.encrypted) warnings.push('keys/org.key is not encrypted (development networks only)');
   }
   if (config.faults) warnings.push('faults is on: POST /debug/faults can cut this node off (tests only)');

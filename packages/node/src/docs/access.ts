@@ -29,7 +29,7 @@ export async function decideAccess(
   }
   const forPurpose = relevant.filter((c) => c.purpose === purpose);
   if (forPurpose.length === 0) {
-    throw docError(DocErrorCode.PURPOSE_MISMATCH, `no consent covers the purpose ${purpose}`);
+    throw docError(DocErrorCode.PURPOSE_MISMATCH, 'no consent covers this purpose');
   }
   // Lists are oldest first: the latest consent for this purpose says why it no longer holds.
   const latest = forPurpose[forPurpose.length - 1]!;
