@@ -11,7 +11,6 @@ import {
   type RecordAnchorPayload,
   type TxPayloads,
 } from '@medledger/types';
-import { sha256 } from '@medledger/crypto';
 import { invalidArgument } from './errors.js';
 import { randomId } from './tx.js';
 
