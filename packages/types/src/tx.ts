@@ -76,7 +76,7 @@ export interface ConsentGrantPayload {
   grantee: string;
   scope: ConsentScope;
   purpose: string;
-  /** Expiry as block time in ms since the epoch; 0 = no expiry. */
+  /** Expiry as block time in ms since the epoch, at most MAX_TIME_MS (a date every view can print); 0 = no expiry. */
   expires: number;
 }
 
