@@ -95,8 +95,13 @@ export function writeKeyFile(
   mkdirSync(dirname(path), { recursive: true });
   // On disk before it returns: a key the chain learns about next (an org key rotation) must
   // survive a power loss.
+  writeFileDurably(path, JSON.stringify(file, null, 2) + '\n', 0o600);
+}
+
+/** Replaces `path` in one step and durably: temp file fsynced, renamed, directory fsynced. */
+export function writeFileDurably(path: string, data: string, mode?: number): void {
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
   fsyncPath(tmp, 'r+');
   renameSync(tmp, path);
   syncDirectoryOf(path);

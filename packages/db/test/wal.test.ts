@@ -61,24 +61,32 @@ test('after a restart appends continue the sequence of a height', async () => {
   }
 });
 
+/**
+ * Two records at height 8, then `tail` appended to the file as a crash leaves it. Reading stops
+ * before the tail and the next append (3) writes over it. Returns the WAL file and its two records.
+ */
+async function twoRecordsThen(dir: string, tail: Uint8Array): Promise<{ path: string; whole: Buffer }> {
+  const wal = createConsensusWal({ dir });
+  await wal.append(8, entry(1));
+  await wal.append(8, entry(2));
+  wal.close();
+  const path = join(dir, readdirSync(dir)[0]!);
+  const whole = readFileSync(path);
+  appendFileSync(path, tail);
+  const again = createConsensusWal({ dir });
+  assert.deepEqual(await collect(again.entries(8)), [1, 2]);
+  assert.equal(await again.append(8, entry(3)), 2);
+  assert.deepEqual(await collect(again.entries(8)), [1, 2, 3]);
+  await assert.rejects(async () => again.append(8, new Uint8Array(0)), { code: 'DB_INVALID_ARGUMENT' });
+  again.close();
+  return { path, whole };
+}
+
 test('a record torn by a crash is dropped, and the next append writes over it', async () => {
   const dir = tempDir();
   try {
-    const wal = createConsensusWal({ dir: dir.path });
-    await wal.append(8, entry(1));
-    await wal.append(8, entry(2));
-    wal.close();
-    const [file] = readdirSync(dir.path);
-    const path = join(dir.path, file!);
-    const whole = readFileSync(path);
     // The crash came in the middle of a third record: its header and half its entry.
-    appendFileSync(path, Uint8Array.from([0, 0, 0, 2, 1, 2, 3, 4, 9]));
-    const again = createConsensusWal({ dir: dir.path });
-    assert.deepEqual(await collect(again.entries(8)), [1, 2]);
-    assert.equal(await again.append(8, entry(3)), 2);
-    assert.deepEqual(await collect(again.entries(8)), [1, 2, 3]);
-    again.close();
-
+    const { path, whole } = await twoRecordsThen(dir.path, Uint8Array.from([0, 0, 0, 2, 1, 2, 3, 4, 9]));
     // A damaged entry (its CRC no longer matches) ends the log there, as a torn one does.
     const damaged = Buffer.from(whole);
     damaged[damaged.length - 1]! ^= 0xff;
@@ -92,19 +100,9 @@ test('a record torn by a crash is dropped, and the next append writes over it', 
 test('a zero-filled tail is not read as records', async () => {
   const dir = tempDir();
   try {
-    const wal = createConsensusWal({ dir: dir.path });
-    await wal.append(8, entry(1));
-    await wal.append(8, entry(2));
-    wal.close();
     // A power loss on some filesystems leaves the unsynced end of a file as zeros. Read as
     // records, each 8 zero bytes would be an empty entry whose CRC-32 (0) matches.
-    appendFileSync(join(dir.path, readdirSync(dir.path)[0]!), new Uint8Array(64));
-    const again = createConsensusWal({ dir: dir.path });
-    assert.deepEqual(await collect(again.entries(8)), [1, 2]);
-    assert.equal(await again.append(8, entry(3)), 2);
-    assert.deepEqual(await collect(again.entries(8)), [1, 2, 3]);
-    await assert.rejects(async () => again.append(8, new Uint8Array(0)), { code: 'DB_INVALID_ARGUMENT' });
-    again.close();
+    await twoRecordsThen(dir.path, new Uint8Array(64));
   } finally {
     dir.remove();
   }

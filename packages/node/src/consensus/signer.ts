@@ -1,5 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   MedLedgerError,
   fromHex,
@@ -11,7 +10,7 @@ import {
   type Vote,
   type VoteType,
 } from '@medledger/types';
-import { verifySignature, type Signer } from '@medledger/crypto';
+import { verifySignature, writeFileDurably, type Signer } from '@medledger/crypto';
 import { checkSign, type LastSignState } from '@medledger/consensus';
 import { NodeErrorCode } from '../errors.js';
 
@@ -91,28 +90,16 @@ function readLastSignState(path: string): LastSignState | null {
   };
 }
 
-/** Durable before it returns: temp file fsynced, renamed over the old one, directory fsynced. */
+/** Durable before it returns (`writeFileDurably`). */
 function writeLastSignState(path: string, s: LastSignState): void {
-  const tmp = `${path}.tmp`;
-  const json = JSON.stringify({
-    height: s.height,
-    round: s.round,
-    step: s.step,
-    blockHash: s.blockHash ? toHex(s.blockHash) : null,
-    signature: toHex(s.signature),
-  });
-  writeFileSync(tmp, json);
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileDurably(
+    path,
+    JSON.stringify({
+      height: s.height,
+      round: s.round,
+      step: s.step,
+      blockHash: s.blockHash ? toHex(s.blockHash) : null,
+      signature: toHex(s.signature),
+    }),
+  );
 }
