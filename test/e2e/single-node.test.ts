@@ -109,6 +109,40 @@ describe('a one-validator node started through the CLI', () => {
     );
   });
 
+  test('a custodial patient takes the account over; then the patient key grants consent and the custodian cannot', () => {
+    const patient = cliJson<{ patient: string }>(['patient', 'register', '--home', home]).patient;
+    const key = join(tempDir('claim'), 'patient.key');
+    cliJson(['keys', 'generate', '--out', key]);
+    const claimed = cliJson<{ account: string }>([
+      'patient',
+      'claim',
+      '--home',
+      home,
+      '--id',
+      patient,
+      '--patient-key',
+      key,
+    ]);
+    const shown = cliJson<{ patient: { account: string | null; custodian: string | null } }>([
+      'patient',
+      'show',
+      '--home',
+      home,
+      '--id',
+      patient,
+    ]);
+    assert.deepEqual([shown.patient.account, shown.patient.custodian], [claimed.account, null]);
+    const grant = ['consent', 'grant', '--patient', patient, '--grantee', 'hospital-0', '--types', 'Observation'];
+    const byOrg = runCli([...grant, '--purpose', 'treatment', '--home', home, '--json']);
+    assert.equal(byOrg.status, 1);
+    assert.match(byOrg.stderr, /Unauthorized|UNAUTHORIZED|TX_FAILED/);
+    cliJson([...grant, '--purpose', 'treatment', '--key', key, '--api', api]);
+    // A purpose outside the purpose-of-use codes is refused before anything is signed.
+    const slug = runCli([...grant, '--purpose', 'john-doe-hiv', '--key', key, '--api', api, '--json']);
+    assert.equal(slug.status, 1);
+    assert.doesNotMatch(slug.stderr, /john/);
+  });
+
   test('bad input gets a 4xx with a machine-readable code and the node keeps committing', async () => {
     const before = (await status(api)).height;
     const post = async (body: unknown, path = '/txs') => postJson(`${api}${path}`, body);

@@ -7,6 +7,7 @@ import {
   createAccessLogPayload,
   createConsentGrantPayload,
   createConsentRevokePayload,
+  createPatientClaimPayload,
   createPatientRegisterPayload,
   createRecordAnchorPayload,
   type AccessLogInput,
@@ -141,6 +142,17 @@ export class Account {
   ): Promise<SendResult & { patient: string }> {
     const payload = createPatientRegisterPayload(input);
     return { patient: payload.patient, ...(await this.send(TxType.PatientRegister, payload, opts)) };
+  }
+
+  /**
+   * Hands a patient this organisation registered without an account over to the patient's own
+   * key: `account` (the patient's signer) signs the claim, this organisation sends it.
+   */
+  async claimPatient(
+    input: { patient: string; account: Pick<TxSigner, 'publicKey' | 'sign'> },
+    opts?: SendOptions,
+  ): Promise<SendResult> {
+    return this.send(TxType.PatientClaim, createPatientClaimPayload({ chainId: this.chainId, ...input }), opts);
   }
 
   /**

@@ -13,7 +13,7 @@ import type { MedLedgerClient } from './client.js';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type { TxSigner } from './interface.js';
 import type { CallOptions } from './options.js';
-import { checkBreakGlass, createRecordAnchorPayload } from './payloads.js';
+import { checkBreakGlass, checkPurpose, createRecordAnchorPayload } from './payloads.js';
 
 /**
  * Documents (ADR 0006), the client half: encrypt on the client, anchor the ciphertext's hash,
@@ -117,7 +117,7 @@ export function createDocumentRequest(
   return signDocRequest(signer, {
     chainId: input.chainId,
     record: input.record,
-    purpose: input.purpose,
+    purpose: checkPurpose(input.purpose),
     breakGlass: checkBreakGlass(input.breakGlass),
     time: input.time ?? Date.now(),
   }).bytes;

@@ -2,16 +2,21 @@ import {
   BREAK_GLASS_REASONS,
   fromHex,
   isBreakGlassReason,
+  isPurpose,
+  PURPOSES,
   TxType,
   validatePayload,
   type AccessLogPayload,
   type ConsentGrantPayload,
   type ConsentRevokePayload,
+  type PatientClaimPayload,
   type PatientRegisterPayload,
   type RecordAnchorPayload,
   type TxPayloads,
 } from '@medledger/types';
+import { signPatientClaim } from '@medledger/crypto';
 import { invalidArgument } from './errors.js';
+import type { TxSigner } from './interface.js';
 import { randomId } from './tx.js';
 
 /**
@@ -61,6 +66,12 @@ export function checkBreakGlass(v: string | null | undefined, field = 'breakGlas
   return v;
 }
 
+/** A purpose must be one of the codes (`PURPOSES`), for the same reason; the error lists them. */
+export function checkPurpose(v: string, field = 'purpose'): string {
+  if (!isPurpose(v)) throw invalidArgument(`${field}: expected one of ${PURPOSES.join(', ')}`, { field });
+  return v;
+}
+
 export interface PatientRegisterInput {
   /** Defaults to a fresh random id. */
   patient?: string;
@@ -76,6 +87,19 @@ export function createPatientRegisterPayload(input: PatientRegisterInput = {}): 
     account: input.account == null ? null : bytesOf(input.account, 'payload.account'),
     encKey: input.encKey == null ? null : bytesOf(input.encKey, 'payload.encKey'),
   });
+}
+
+/**
+ * A `patient.claim`, sent by the custodian: the patient's own signer (their app) signs the claim,
+ * so the account that takes the patient over has agreed to it.
+ */
+export function createPatientClaimPayload(input: {
+  chainId: string;
+  patient: string;
+  account: Pick<TxSigner, 'publicKey' | 'sign'>;
+}): PatientClaimPayload {
+  const proof = signPatientClaim(input.account, input.chainId, input.patient);
+  return checked(TxType.PatientClaim, { patient: input.patient, ...proof });
 }
 
 export interface RecordAnchorInput {
@@ -111,7 +135,7 @@ export interface ConsentGrantInput {
   types?: string[];
   /** Record ids covered. */
   records?: string[];
-  /** treatment, research, billing, ... */
+  /** A purpose-of-use code (`PURPOSES`): treatment, research, billing, ... */
   purpose: string;
   /** Omit, null or 0 for no expiry. */
   expires?: TimeInput | null;
@@ -123,7 +147,7 @@ export function createConsentGrantPayload(input: ConsentGrantInput): ConsentGran
     patient: input.patient,
     grantee: input.grantee,
     scope: { types: input.types ?? [], records: input.records ?? [] },
-    purpose: input.purpose,
+    purpose: checkPurpose(input.purpose),
     expires: input.expires == null ? 0 : parseTime(input.expires, 'expires'),
   });
 }
@@ -144,7 +168,7 @@ export interface AccessLogInput {
 export function createAccessLogPayload(input: AccessLogInput): AccessLogPayload {
   return checked(TxType.AccessLog, {
     record: input.record,
-    purpose: input.purpose,
+    purpose: checkPurpose(input.purpose),
     consent: input.consent ?? null,
     breakGlass: checkBreakGlass(input.breakGlass),
   });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BREAK_GLASS_REASONS, MedLedgerError, toHex } from '@medledger/types';
+import { BREAK_GLASS_REASONS, MedLedgerError, PURPOSES, toHex } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import {
   createAccessLogPayload,
@@ -81,7 +81,7 @@ test('consent grant needs a scope, a valid grantee and purpose, and takes ISO or
   );
   assert.throws(
     () => createConsentGrantPayload({ ...base, purpose: 'Treatment!', types: ['Observation'] }),
-    fails('INVALID_SHAPE', 'payload.purpose'),
+    fails('INVALID_ARGUMENT', 'purpose'),
   );
   assert.throws(
     () => createConsentGrantPayload({ ...base, types: ['Observation'], expires: 'next week' }),
@@ -125,6 +125,20 @@ test('a break-glass reason is a code: free text is refused, naming the field and
   for (const code of BREAK_GLASS_REASONS) {
     assert.equal(createAccessLogPayload({ record, purpose: 'emergency', breakGlass: code }).breakGlass, code);
   }
+});
+
+test('a purpose is a purpose-of-use code: a slug that could carry a name is refused before signing', () => {
+  const record = randomId();
+  const refused = (e: unknown) => {
+    assert.ok(fails('INVALID_ARGUMENT', 'purpose: expected one of treatment, emergency,')(e));
+    assert.doesNotMatch((e as Error).message, /john|hiv/);
+    return true;
+  };
+  const grant = (purpose: string) =>
+    createConsentGrantPayload({ patient, grantee: 'lab-b', types: ['Observation'], purpose });
+  assert.throws(() => grant('john-doe-hiv'), refused);
+  assert.throws(() => createAccessLogPayload({ record, purpose: 'john-doe-hiv', consent: randomId() }), refused);
+  for (const p of PURPOSES) assert.equal(grant(p).purpose, p);
 });
 
 test('parseTime takes ms, digit strings, Dates and ISO dates, and nothing else', () => {

@@ -5,5 +5,6 @@ export * from './merkle.js';
 export * from './keyfile.js';
 export * from './envelope.js';
 export * from './doc-request.js';
+export * from './patient-claim.js';
 export * from './sign-tx.js';
 export * from './verifier-pool.js';

@@ -53,7 +53,7 @@ const consents: ConsentView[] = [
     patient: 'aa'.repeat(16),
     grantee: 'unknown-org',
     scope: { types: ['Immunization'], records: ['cc'.repeat(16)] },
-    purpose: 'custom-purpose',
+    purpose: 'public-health',
     expires: t0 + 1000,
     grantedAt: t0,
     revokedAt: null,
@@ -104,7 +104,11 @@ test('Consent resources validate against the R4 schema, active, revoked and expi
   assert.equal(at(revoked, 'status'), 'inactive');
   assert.equal(at(revoked, 'provision.period.end'), new Date(t0 + 3_600_000).toISOString(), 'ends at the revocation');
   assert.equal(at(revoked, 'provision.data.0.reference.identifier.value'), 'bb'.repeat(16));
-  assert.equal(at(consentToFhir(consents[2]!), 'provision.purpose.0.system'), FhirSystem.purpose);
+  assert.deepEqual(at(consentToFhir(consents[2]!), 'provision.purpose.0'), {
+    system: FhirSystem.actReason,
+    code: 'PUBHLTH',
+    display: 'public health',
+  });
 });
 
 test('AuditEvent resources validate; break-glass carries the standard emergency codes', () => {

@@ -9,6 +9,7 @@ import { indexKey, lengthPrefixed, stateKey, uint32BE, uint64BE } from '@medledg
  * State (hashed into the app hash):
  *   'g'                                   chain: chain id, genesis time, params
  *   'o' ‖ lp(org)                         organisation
+ *   'O' ‖ lp(org)                         a removed organisation's id, never given out again (ADR 0007)
  *   'k' ‖ pubkey(32)                      owner of an org key or node key: {org, role}
  *   'V'                                   validator sets, each with the height it takes effect
  *   'a' ‖ address(20)                     account: last nonce
@@ -39,6 +40,7 @@ const byte = (b: number) => new Uint8Array([b]);
 export const StateTag = {
   Chain: tag('g'),
   Org: tag('o'),
+  RemovedOrg: tag('O'),
   KeyOwner: tag('k'),
   ValidatorSets: tag('V'),
   Account: tag('a'),
@@ -80,6 +82,7 @@ export const idBytes = (id: string): Uint8Array => fromHex(id, 'id');
 
 export const chainKey = (): Uint8Array => stateKey(StateTag.Chain);
 export const orgKey = (id: string): Uint8Array => stateKey(StateTag.Org, lengthPrefixed(id));
+export const removedOrgKey = (id: string): Uint8Array => stateKey(StateTag.RemovedOrg, lengthPrefixed(id));
 export const keyOwnerKey = (pubKey: Uint8Array): Uint8Array => stateKey(StateTag.KeyOwner, pubKey);
 export const validatorSetsKey = (): Uint8Array => stateKey(StateTag.ValidatorSets);
 export const accountKey = (address: Uint8Array): Uint8Array => stateKey(StateTag.Account, address);

@@ -39,7 +39,7 @@ import { logAccess } from './modules/access.js';
 import { nonceAcceptable, readNonce, writeNonce } from './modules/accounts.js';
 import { grantConsent, revokeConsent } from './modules/consent.js';
 import { submitEvidence } from './modules/evidence.js';
-import { registerPatient } from './modules/patients.js';
+import { claimPatient, registerPatient } from './modules/patients.js';
 import { anchorRecord } from './modules/records.js';
 import { eraseRecord } from './modules/erasure.js';
 import { serveAccess } from './modules/serve.js';
@@ -48,6 +48,7 @@ import { rotateOrgKey, submitProposal, voteOnProposal } from './modules/governan
 
 const HANDLERS: { [T in TxType]: TxHandler<T> } = {
   'patient.register': registerPatient,
+  'patient.claim': claimPatient,
   'record.anchor': anchorRecord,
   'consent.grant': grantConsent,
   'consent.revoke': revokeConsent,

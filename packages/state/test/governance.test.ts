@@ -135,6 +135,11 @@ describe('governance', () => {
     assert.deepEqual(names(chain, h + 2), ['a-0', 'a-1', 'b-0', 'c-0']);
     // The removed organisation's key signs as nobody now.
     assert.equal(await propose(newOrg.org, id(6), addClinic(true)), TxCode.Unauthorized);
+    // Its id is never given out again: consents, custody and authorship name it, and a
+    // newcomer under that id would inherit them.
+    const rejoin = addClinic(false) as Extract<GovAction, { type: 'member.add' }>;
+    const newcomer = { ...rejoin, org: { ...rejoin.org, orgKey: signerFrom(22).publicKey, nodeKeys: [] } };
+    assert.equal(await propose(lab.org, id(40), newcomer), TxCode.AlreadyExists);
   });
 
   test('validator.add and validator.remove of a member', async () => {
@@ -161,8 +166,20 @@ describe('governance', () => {
     assert.equal((await chain.state.query.org(lab.id))!.orgKey, toHex(next.publicKey));
     assert.equal(await chain.state.query.orgOfKey(toHex(lab.org.publicKey)), undefined);
     // The old key is nobody's now; the new one proposes (its account starts at nonce 1).
-    assert.equal(await propose(lab.org, id(9), addClinic(false)), TxCode.Unauthorized);
-    assert.equal(await propose(next, id(9), addClinic(false)), TxCode.Ok);
+    const addClinicE: GovAction = {
+      type: 'member.add',
+      org: {
+        id: 'clinic-e',
+        name: 'Clinic E',
+        kind: 'hospital',
+        orgKey: signerFrom(41).publicKey,
+        encKey: new Uint8Array(0),
+        nodeKeys: [],
+      },
+      validator: null,
+    };
+    assert.equal(await propose(lab.org, id(9), addClinicE), TxCode.Unauthorized);
+    assert.equal(await propose(next, id(9), addClinicE), TxCode.Ok);
     assert.equal((await chain.state.query.account(toHex(next.address)))!.nonce, 1);
   });
 

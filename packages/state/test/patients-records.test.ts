@@ -1,9 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressHex } from '@medledger/crypto';
+import { addressHex, signPatientClaim } from '@medledger/crypto';
 import { toHex } from '@medledger/types';
 import { TxCode } from '../src/index.js';
-import { anchor, Chain, hospital, id, insurer, lab, register, signerFrom, signTx } from './helpers.js';
+import { anchor, Chain, CHAIN_ID, hospital, id, insurer, lab, register, signerFrom, signTx } from './helpers.js';
 
 describe('nonces and chain id', () => {
   let chain: Chain;
@@ -120,6 +120,55 @@ describe('patient.register', () => {
     assert.equal(await chain.run(insurer.org, 'patient.register', register(id(1))), TxCode.AlreadyExists);
     assert.equal((await chain.state.query.patient(id(1)))!.custodian, 'hospital-a');
     assert.equal(await chain.state.query.patient('not-an-id'), undefined);
+  });
+});
+
+describe('patient.claim', () => {
+  let chain: Chain;
+  before(async () => (chain = await Chain.create()));
+  after(() => chain.destroy());
+
+  const claim = (patient: string, account = signerFrom(300), chainId = CHAIN_ID) => ({
+    patient,
+    ...signPatientClaim(account, chainId, patient),
+  });
+
+  test("the custodian hands a patient to the patient's own key, which then speaks for the patient", async () => {
+    const own = signerFrom(300);
+    assert.equal(await chain.run(hospital.org, 'patient.register', register(id(1))), TxCode.Ok);
+    assert.equal(await chain.run(hospital.org, 'patient.claim', claim(id(1), own)), TxCode.Ok);
+    const p = (await chain.state.query.patient(id(1)))!;
+    assert.deepEqual([p.account, p.custodian], [addressHex(own.publicKey), null]);
+    // The organisation no longer grants for the patient; the patient does.
+    const grant = (consent: string) => ({
+      consent,
+      patient: id(1),
+      grantee: 'lab-b',
+      scope: { types: ['Observation'], records: [] },
+      purpose: 'treatment',
+      expires: 0,
+    });
+    assert.equal(await chain.run(hospital.org, 'consent.grant', grant(id(50))), TxCode.Unauthorized);
+    assert.equal(await chain.run(own, 'consent.grant', grant(id(51))), TxCode.Ok);
+    // Once only.
+    assert.equal(await chain.run(hospital.org, 'patient.claim', claim(id(1), signerFrom(301))), TxCode.AlreadyExists);
+  });
+
+  test('only the custodian, only with the account signature for this chain and patient, never a member key', async () => {
+    assert.equal(await chain.run(hospital.org, 'patient.register', register(id(2))), TxCode.Ok);
+    assert.equal(await chain.run(lab.org, 'patient.claim', claim(id(2))), TxCode.Unauthorized);
+    assert.equal(await chain.run(hospital.node, 'patient.claim', claim(id(2))), TxCode.Unauthorized);
+    assert.equal(await chain.run(signerFrom(300), 'patient.claim', claim(id(2))), TxCode.Unauthorized);
+    // A proof made for another patient or another chain does not verify.
+    const stolen = { ...claim(id(1)), patient: id(2) };
+    assert.equal(await chain.run(hospital.org, 'patient.claim', stolen), TxCode.Unauthorized);
+    assert.equal(
+      await chain.run(hospital.org, 'patient.claim', claim(id(2), signerFrom(300), 'other-chain')),
+      TxCode.Unauthorized,
+    );
+    assert.equal(await chain.run(hospital.org, 'patient.claim', claim(id(2), lab.org)), TxCode.Invalid);
+    assert.equal(await chain.run(hospital.org, 'patient.claim', claim(id(99))), TxCode.NotFound);
+    assert.equal((await chain.state.query.patient(id(2)))!.custodian, 'hospital-a');
   });
 });
 

@@ -1,6 +1,7 @@
 import { decodeCanonical, encodeCanonical } from './encoding.js';
 import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
-import { assertBytes, assertString, assertUint, ID_RE, PURPOSE_RE } from './validate.js';
+import { assertBytes, assertString, assertUint, ID_RE } from './validate.js';
+import { assertPurpose } from './purpose.js';
 
 /**
  * Documents off chain (ADR 0006): the shapes both ends of `/medledger/<chainId>/docs/1` and the
@@ -11,7 +12,7 @@ import { assertBytes, assertString, assertUint, ID_RE, PURPOSE_RE } from './vali
 export interface DocRequest {
   chainId: string;
   record: string;
-  /** Purpose of use (treatment, research, emergency, ...). */
+  /** Purpose of use: a `Purpose` code. */
   purpose: string;
   /** Coded reason (a `BreakGlassReason`) for emergency access without consent; null for a consented read. */
   breakGlass: string | null;
@@ -81,7 +82,7 @@ export function decodeDocRequest(bytes: Uint8Array): DocRequest {
   return {
     chainId: assertString(chainId, 'request.chainId', 48, CHAIN_ID_RE),
     record: assertString(record, 'request.record', 32, ID_RE),
-    purpose: assertString(purpose, 'request.purpose', 32, PURPOSE_RE),
+    purpose: assertPurpose(purpose, 'request.purpose'),
     breakGlass: breakGlass === null ? null : assertBreakGlassReason(breakGlass, 'request.breakGlass'),
     time: assertUint(time, 'request.time'),
     nonce: assertBytes(nonce, 'request.nonce', 16),

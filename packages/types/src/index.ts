@@ -3,6 +3,7 @@ export * from './encoding.js';
 export * from './validate.js';
 export * from './tx.js';
 export * from './docs.js';
+export * from './purpose.js';
 export * from './governance.js';
 export * from './block.js';
 export * from './vote.js';

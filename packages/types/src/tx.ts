@@ -1,6 +1,7 @@
 import { decodeCanonical, encodeCanonical } from './encoding.js';
 import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
 import { assertBreakGlassReason, MAX_DOC_REQUEST_BYTES } from './docs.js';
+import { assertPurpose } from './purpose.js';
 import {
   assertArray,
   assertBytes,
@@ -13,7 +14,6 @@ import {
   ID_RE,
   MAX_TIME_MS,
   ORG_ID_RE,
-  PURPOSE_RE,
 } from './validate.js';
 import {
   validateGovPropose,
@@ -27,6 +27,8 @@ import {
 /** Every transaction type the state machine knows. Unknown types are rejected at decode. */
 export const TxType = {
   PatientRegister: 'patient.register',
+  // A custodially registered patient takes the account over (DESIGN §4).
+  PatientClaim: 'patient.claim',
   RecordAnchor: 'record.anchor',
   ConsentGrant: 'consent.grant',
   ConsentRevoke: 'consent.revoke',
@@ -49,6 +51,24 @@ export interface PatientRegisterPayload {
   account: Uint8Array | null;
   /** The patient's x25519 encryption public key, if any. */
   encKey: Uint8Array | null;
+}
+
+/**
+ * Signed by the custodian's org key: the patient, registered without an account, takes over with
+ * their own account key from now on. `proof` is that account's signature over
+ * `patientClaimSignBytes`, so nobody hands a patient to a key its holder did not agree to.
+ */
+export interface PatientClaimPayload {
+  patient: string;
+  /** The patient's ed25519 account key. */
+  account: Uint8Array;
+  /** The account's signature over `patientClaimSignBytes(chainId, patient)`. */
+  proof: Uint8Array;
+}
+
+/** What a patient's account signs to claim the patient (domain-separated from txs and requests). */
+export function patientClaimSignBytes(chainId: string, patient: string): Uint8Array {
+  return encodeCanonical(['medledger/patient-claim/1', chainId, patient]);
 }
 
 export interface RecordAnchorPayload {
@@ -114,6 +134,7 @@ export interface EvidencePayload {
 
 export interface TxPayloads {
   'patient.register': PatientRegisterPayload;
+  'patient.claim': PatientClaimPayload;
   'record.anchor': RecordAnchorPayload;
   'consent.grant': ConsentGrantPayload;
   'consent.revoke': ConsentRevokePayload;
@@ -221,6 +242,12 @@ export function validatePayload(type: TxType, payload: unknown): void {
       nullable(p.account, (v) => assertBytes(v, f('account'), 32));
       nullable(p.encKey, (v) => assertBytes(v, f('encKey'), 32));
       return;
+    case TxType.PatientClaim:
+      assertKeys(p, ['patient', 'account', 'proof'], 'payload');
+      id(f('patient'))(p.patient);
+      assertBytes(p.account, f('account'), 32);
+      assertBytes(p.proof, f('proof'), 64);
+      return;
     case TxType.RecordAnchor:
       assertKeys(p, ['record', 'patient', 'resourceType', 'contentHash', 'size', 'previous'], 'payload');
       id(f('record'))(p.record);
@@ -242,7 +269,7 @@ export function validatePayload(type: TxType, payload: unknown): void {
       const records = assertArray(scope.records, f('scope.records'), 256);
       records.forEach((r, i) => id(`${f('scope.records')}[${i}]`)(r));
       if (types.length + records.length === 0) throw shapeError(f('scope'), 'at least one type or record');
-      assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
+      assertPurpose(p.purpose, f('purpose'));
       assertInt(p.expires, f('expires'), 0, MAX_TIME_MS);
       return;
     }
@@ -253,7 +280,7 @@ export function validatePayload(type: TxType, payload: unknown): void {
     case TxType.AccessLog:
       assertKeys(p, ['record', 'purpose', 'consent', 'breakGlass'], 'payload');
       id(f('record'))(p.record);
-      assertString(p.purpose, f('purpose'), 32, PURPOSE_RE);
+      assertPurpose(p.purpose, f('purpose'));
       nullable(p.consent, id(f('consent')));
       nullable(p.breakGlass, (v) => assertBreakGlassReason(v, f('breakGlass')));
       if ((p.consent === null) === (p.breakGlass === null)) {

@@ -61,5 +61,3 @@ export const ORG_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const FHIR_TYPE_RE = /^[A-Z][A-Za-z]{1,63}$/;
 /** The latest instant a JavaScript `Date` holds (±100,000,000 days around the epoch), in ms. */
 export const MAX_TIME_MS = 8_640_000_000_000_000;
-/** Purposes of use: short lowercase codes (treatment, research, billing, ...). */
-export const PURPOSE_RE = /^[a-z][a-z0-9-]{0,31}$/;

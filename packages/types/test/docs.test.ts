@@ -6,6 +6,8 @@ import {
   decodeDocRequest,
   encodeDocRequest,
   MedLedgerError,
+  PURPOSES,
+  Purpose,
   TxType,
   validatePayload,
   type DocRequest,
@@ -26,13 +28,15 @@ const request = (breakGlass: string | null): DocRequest => ({
 });
 
 /** A shape error naming `field` and listing the codes, without the value given. */
-const refused = (field: string) => (e: unknown) => {
-  assert.ok(e instanceof MedLedgerError);
-  assert.equal(e.code, 'INVALID_SHAPE');
-  assert.equal(e.message, `${field}: expected one of ${BREAK_GLASS_REASONS.join(', ')}`);
-  assert.doesNotMatch(e.message, /John|Doe|overdose/);
-  return true;
-};
+const refused =
+  (field: string, codes: readonly string[] = BREAK_GLASS_REASONS) =>
+  (e: unknown) => {
+    assert.ok(e instanceof MedLedgerError);
+    assert.equal(e.code, 'INVALID_SHAPE');
+    assert.equal(e.message, `${field}: expected one of ${codes.join(', ')}`);
+    assert.doesNotMatch(e.message, /John|Doe|overdose/);
+    return true;
+  };
 
 test('every break-glass reason code has a display text', () => {
   assert.ok(BREAK_GLASS_REASONS.length > 0);
@@ -60,4 +64,31 @@ test('access.log accepts a reason code and refuses a free-text reason', () => {
   });
   for (const code of BREAK_GLASS_REASONS) validatePayload(TxType.AccessLog, payload(code));
   assert.throws(() => validatePayload(TxType.AccessLog, payload(FREE_TEXT)), refused('payload.breakGlass'));
+});
+
+test('a purpose is one of the HL7 purpose-of-use codes, in consents, access logs and requests', () => {
+  for (const p of PURPOSES) assert.match(Purpose[p].code, /^[A-Z]+$/);
+  const grant = (purpose: string) => ({
+    consent: 'cd'.repeat(16),
+    patient: 'ef'.repeat(16),
+    grantee: 'lab-b',
+    scope: { types: ['Observation'], records: [] },
+    purpose,
+    expires: 0,
+  });
+  const log = (purpose: string) => ({ record: 'ab'.repeat(16), purpose, consent: 'cd'.repeat(16), breakGlass: null });
+  for (const p of PURPOSES) {
+    validatePayload(TxType.ConsentGrant, grant(p));
+    validatePayload(TxType.AccessLog, log(p));
+    assert.equal(decodeDocRequest(encodeDocRequest({ ...request(null), purpose: p })).purpose, p);
+  }
+  // A slug was enough to write a name or a diagnosis on chain.
+  for (const bad of ['john-doe-hiv', 'Treatment', 'constructor', '']) {
+    assert.throws(() => validatePayload(TxType.ConsentGrant, grant(bad)), refused('payload.purpose', PURPOSES));
+    assert.throws(() => validatePayload(TxType.AccessLog, log(bad)), refused('payload.purpose', PURPOSES));
+    assert.throws(
+      () => decodeDocRequest(encodeDocRequest({ ...request(null), purpose: bad })),
+      refused('request.purpose', PURPOSES),
+    );
+  }
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createConsentGrantPayload, createConsentRevokePayload, type ConsentJson } from '@medledger/client';
-import { TxType } from '@medledger/types';
+import { PURPOSES, TxType } from '@medledger/types';
 import { chainClient, signingAccount } from '../context.js';
 import { parseList, withChainOptions, withSigningOptions, type ChainOptions, type SigningOptions } from '../options.js';
 import { action, isoTime } from '../output.js';
@@ -31,7 +31,7 @@ export function registerConsentCommands(program: Command): void {
       .requiredOption('--grantee <org>', 'organisation id that gets access')
       .option('--types <t1,t2>', 'FHIR resource types covered', parseList)
       .option('--records <id1,id2>', 'record ids covered', parseList)
-      .requiredOption('--purpose <purpose>', 'treatment, research, billing, ...')
+      .requiredOption('--purpose <purpose>', `purpose of use: ${PURPOSES.join(', ')}`)
       .option('--expires <time>', 'expiry (ISO 8601 or ms since the epoch); default: none'),
   ).action(
     action<GrantOptions>(async (opts) => {

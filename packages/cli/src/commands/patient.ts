@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createPatientRegisterPayload } from '@medledger/client';
-import { TxType } from '@medledger/types';
-import { chainClient, signingAccount } from '../context.js';
+import { toHex, TxType } from '@medledger/types';
+import { chainClient, loadSigner, signingAccount } from '../context.js';
 import { withChainOptions, withSigningOptions, type ChainOptions, type SigningOptions } from '../options.js';
 import { action, isoTime } from '../output.js';
 
@@ -30,6 +30,27 @@ export function registerPatientCommands(program: Command): void {
       return {
         json: { patient: payload.patient, tx: r.hash, height: r.height },
         text: `registered patient ${payload.patient} (tx ${r.hash}, height ${r.height})`,
+      };
+    }),
+  );
+
+  withSigningOptions(
+    patient
+      .command('claim')
+      .description(
+        "hand a patient registered without an account to the patient's own key (signed by the custodian's org key)",
+      )
+      .requiredOption('--id <id>', 'patient id')
+      .requiredOption('--patient-key <file>', "the patient's ed25519 key file, which signs the claim"),
+  ).action(
+    action<SigningOptions & { id: string; patientKey: string }>(async (opts) => {
+      const patientSigner = loadSigner({ key: opts.patientKey });
+      const address = toHex(patientSigner.address);
+      const account = await signingAccount(opts);
+      const r = await account.claimPatient({ patient: opts.id, account: patientSigner }, { wait: 'commit' });
+      return {
+        json: { patient: opts.id, account: address, tx: r.hash, height: r.height },
+        text: `patient ${opts.id} now speaks through account ${address} (tx ${r.hash}, height ${r.height})`,
       };
     }),
   );

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRecordAnchorPayload, DocumentClient, parseTime, type RecordJson } from '@medledger/client';
-import { BREAK_GLASS_REASONS, isBreakGlassReason, MedLedgerError } from '@medledger/types';
+import { BREAK_GLASS_REASONS, PURPOSES, isBreakGlassReason, MedLedgerError } from '@medledger/types';
 import { chainClient, loadEncKey, signingAccount } from '../context.js';
 import { CliErrorCode } from '../errors.js';
 import {
@@ -120,7 +120,7 @@ export function registerRecordCommands(program: Command): void {
           "access on chain), check it against the anchored hash, decrypt it with the organisation's enc key",
       )
       .requiredOption('--id <id>', 'record id')
-      .requiredOption('--purpose <purpose>', 'purpose of use: treatment, research, emergency, ...')
+      .requiredOption('--purpose <purpose>', `purpose of use: ${PURPOSES.join(', ')}`)
       .option(
         '--break-glass <code>',
         `emergency access without consent, with a reason code (${BREAK_GLASS_REASONS.join(', ')}), ` +

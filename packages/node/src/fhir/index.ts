@@ -1,5 +1,5 @@
 import type { AccessEventView, ConsentView } from '@medledger/state';
-import { BreakGlassReason, isBreakGlassReason } from '@medledger/types';
+import { BreakGlassReason, Purpose, isBreakGlassReason } from '@medledger/types';
 
 /**
  * FHIR R4 views of the consent and audit state (`?format=fhir`): Consent and AuditEvent
@@ -11,7 +11,6 @@ export const FhirSystem = {
   org: 'urn:medledger:org',
   record: 'urn:medledger:record',
   consent: 'urn:medledger:consent',
-  purpose: 'urn:medledger:purpose',
   breakGlassReason: 'urn:medledger:break-glass-reason',
   actReason: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
   actCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
@@ -33,19 +32,6 @@ interface Coding {
   display?: string;
 }
 
-/** HL7 v3 ActReason purpose-of-use codes for the purposes the chain uses. */
-const PURPOSES: Record<string, Coding> = {
-  treatment: { system: FhirSystem.actReason, code: 'TREAT', display: 'treatment' },
-  emergency: { system: FhirSystem.actReason, code: 'ETREAT', display: 'Emergency Treatment' },
-  research: { system: FhirSystem.actReason, code: 'HRESCH', display: 'healthcare research' },
-  billing: { system: FhirSystem.actReason, code: 'HPAYMT', display: 'healthcare payment' },
-  payment: { system: FhirSystem.actReason, code: 'HPAYMT', display: 'healthcare payment' },
-  operations: { system: FhirSystem.actReason, code: 'HOPERAT', display: 'healthcare operations' },
-  'public-health': { system: FhirSystem.actReason, code: 'PUBHLTH', display: 'public health' },
-  coverage: { system: FhirSystem.actReason, code: 'COVERAGE', display: 'coverage under policy or program' },
-  legal: { system: FhirSystem.actReason, code: 'HLEGAL', display: 'legal' },
-};
-
 /** Emergency treatment: the purpose and security label of every break-glass access. */
 export const ETREAT: Coding = { system: FhirSystem.actReason, code: 'ETREAT', display: 'Emergency Treatment' };
 
@@ -59,8 +45,10 @@ const OVERRIDES: Record<BreakGlassReason, Coding> = {
   'public-health': { system: FhirSystem.actReason, code: 'OVRPS', display: 'public safety override' },
 };
 
+/** The chain's purposes are HL7 v3 ActReason purpose-of-use codes (a closed list, ADR 0006). */
 export function purposeCoding(purpose: string): Coding {
-  return PURPOSES[purpose] ?? { system: FhirSystem.purpose, code: purpose };
+  // State decoding admits only `Purpose` codes.
+  return { system: FhirSystem.actReason, ...Purpose[purpose as Purpose] };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -40,9 +40,12 @@ import {
   orgKey,
   proposalKey,
   proposalPrefix,
+  removedOrgKey,
   validatorSetsKey,
 } from '../keys.js';
 import { readKeyOwner, readOrg, sortValidators } from './registry.js';
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Governance (ADR 0007). A member organisation proposes to add or remove a member or a
@@ -203,6 +206,10 @@ function applyAction(ctx: ExecContext, action: GovAction, dryRun: boolean): TxRe
     case GovActionType.MemberAdd: {
       const o = action.org;
       if (readOrg(store, o.id)) return fail(TxCode.AlreadyExists, `organisation ${o.id} is already a member`);
+      // Consents, custody, authorship and votes name the id: a newcomer must not inherit them.
+      if (store.has(removedOrgKey(o.id))) {
+        return fail(TxCode.AlreadyExists, `organisation id ${o.id} belonged to a removed member`);
+      }
       const nodeKeys = uniqueKeys([...o.nodeKeys, ...(action.validator ? [action.validator.pubKey] : [])]);
       const keys = [o.orgKey, ...nodeKeys];
       if (uniqueKeys(keys).length !== keys.length) return fail(TxCode.Invalid, 'org key and node keys must differ');
@@ -232,6 +239,7 @@ function applyAction(ctx: ExecContext, action: GovAction, dryRun: boolean): TxRe
         if (readKeyOwner(store, k)?.org === org.id) store.del(keyOwnerKey(k));
       }
       store.del(orgKey(org.id));
+      store.put(removedOrgKey(org.id), EMPTY);
       changeValidatorSet(ctx, (set) => set.filter((v) => v.org !== org.id));
       return ok();
     }

@@ -1,5 +1,5 @@
-import { addressHex } from '@medledger/crypto';
-import { bytesEqual, toHex, type PatientRegisterPayload } from '@medledger/types';
+import { addressHex, verifyPatientClaim } from '@medledger/crypto';
+import { bytesEqual, toHex, type PatientClaimPayload, type PatientRegisterPayload } from '@medledger/types';
 import { TxCode, type PatientView } from '../interface.js';
 import { fail, ok, type ExecContext, type StateReader, type TxHandler } from '../context.js';
 import { KeyRole, decodePatient, encodeEntry, type PatientEntry } from '../entities.js';
@@ -36,6 +36,28 @@ export const registerPatient: TxHandler<'patient.register'> = (ctx, p: PatientRe
     height: ctx.height,
   };
   ctx.store.put(key, encodeEntry(entry));
+  return ok();
+};
+
+/**
+ * `patient.claim`: the custodian hands a patient it registered without an account to the
+ * patient's own account key, which signed the claim. From then on that account speaks for the
+ * patient (consent, erasure) and the organisation no longer does.
+ */
+export const claimPatient: TxHandler<'patient.claim'> = (ctx, p: PatientClaimPayload) => {
+  const patient = readPatient(ctx.store, p.patient);
+  if (!patient) return fail(TxCode.NotFound, 'patient not found');
+  if (patient.account !== null) return fail(TxCode.AlreadyExists, 'the patient already holds an account');
+  if (ctx.signer?.role !== KeyRole.Org || ctx.signer.org !== patient.custodian) {
+    return fail(TxCode.Unauthorized, "a patient's account is handed over by its custodian's org key");
+  }
+  if (readKeyOwner(ctx.store, p.account) !== undefined) {
+    return fail(TxCode.Invalid, 'a member key cannot be a patient account');
+  }
+  if (!verifyPatientClaim(ctx.chainId, p.patient, p.account, p.proof)) {
+    return fail(TxCode.Unauthorized, 'the account did not sign this claim');
+  }
+  ctx.store.put(patientKey(p.patient), encodeEntry({ ...patient, account: p.account, custodian: null }));
   return ok();
 };
 
