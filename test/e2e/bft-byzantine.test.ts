@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -8,6 +7,7 @@ import {
   getJson,
   maxHeight,
   randomBasePort,
+  removeTestDir,
   runCli,
   startTestnet,
   tempDir,
@@ -90,6 +90,6 @@ test('the byzantine test fault is refused on a node without `faults`', { timeout
     assert.notEqual(r.status, 0, 'the node must not start');
     assert.match(r.stderr, /MEDLEDGER_BYZANTINE/);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeTestDir(dir);
   }
 });

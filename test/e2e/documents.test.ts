@@ -10,6 +10,7 @@ import {
   cliJson,
   filesWithBytes,
   getJson,
+  removeTestDir,
   runCli,
   startTestnet,
   tempDir,
@@ -80,7 +81,11 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
   });
 
   after(async () => {
-    await net?.stopAll();
+    try {
+      await net?.stopAll();
+    } finally {
+      removeTestDir(work);
+    }
   });
 
   test(

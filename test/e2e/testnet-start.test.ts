@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CLI, initTestnet, status, waitFor } from './helpers/harness.js';
+import { CLI, initTestnet, removeTestDir, status, waitFor } from './helpers/harness.js';
 
 // `medledger testnet start` as an operator runs it: one process that starts a node process per
 // validator and stops them all.
@@ -25,7 +25,7 @@ after(() => {
     } catch {
       // already gone
     }
-    if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(r.dir, { recursive: true, force: true });
+    removeTestDir(r.dir);
   }
 });
 
