@@ -87,7 +87,7 @@ test('the byzantine test fault is refused on a node without `faults`', { timeout
     const keys = { MEDLEDGER_KEY_PASSPHRASE: 'byzantine-test-passphrase' };
     cliJson(['init', '--home', home, '--api-port', String(port), '--p2p-port', String(port + 1)], keys);
     const r = runCli(['start', '--home', home], { ...keys, MEDLEDGER_BYZANTINE: 'equivocate' });
-    assert.notEqual(r.status, 0, 'the node must not start');
+    assert.equal(r.status, 1, `the node must not start: ${r.stderr}`);
     assert.match(r.stderr, /MEDLEDGER_BYZANTINE/);
   } finally {
     removeTestDir(dir);

@@ -59,7 +59,7 @@ describe('medledger start', () => {
     // Stopped, it no longer claims the port: --home commands go back to config/node.json.
     assert.equal(existsSync(record), false);
     const r = runCli(['status', '--home', home, '--json']);
-    assert.notEqual(r.status, 0);
+    assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`UNREACHABLE: .*:${apiPort}\\b`));
   });
 

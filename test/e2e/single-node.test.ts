@@ -312,9 +312,9 @@ describe('a one-validator node started through the CLI', () => {
     assert.ok(heights.length < txs.length / 2, `${txs.length} txs took ${heights.length} blocks`);
   });
 
-  test('a refused command exits non-zero with one line on stderr', () => {
+  test('a refused command exits with status 1 and one line on stderr', () => {
     const r = runCli(['record', 'show', '--api', api, '--id', randomId(), '--json']);
-    assert.notEqual(r.status, 0);
+    assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /NOT_FOUND/);
@@ -342,7 +342,7 @@ describe('a one-validator node started through the CLI', () => {
     // A leftover the chain never took: its tx may still be pending, so the operator decides.
     writeKeyFile(pending, generateKeyPair(), passphrase);
     const refused = runCli(['org', 'rotate-key', '--home', home, '--json']);
-    assert.notEqual(refused.status, 0);
+    assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /KEY_EXISTS/);
     assert.equal(keyFileInfo(keyFile).publicKey, toHex(next.publicKey));
     rmSync(pending);
