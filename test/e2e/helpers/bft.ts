@@ -114,6 +114,12 @@ export async function submitAndWait(
   }
 }
 
+/** The validator addresses whose precommits the commit certificate of `height` holds. */
+export async function commitSigners(api: string, height: number): Promise<string[]> {
+  const next = await block(api, height + 1);
+  return (next.lastCommit?.signatures ?? []).map((s) => s.validator);
+}
+
 /**
  * Every acknowledged tx is committed exactly once: each node that has it reports the same
  * height, and no tx hash appears in two blocks (scanning every block up to the common height).
