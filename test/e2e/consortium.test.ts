@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   NodeProcess,
   assertNoFork,
@@ -64,6 +64,66 @@ function liveness(nodes: NodeProcess[]) {
   };
 }
 
+/**
+ * Per peer id, how many times a connection of `home`'s node to it opened and then closed, as its
+ * debug log shows. A node outside the consortium dials the members its genesis lists; the
+ * connection opens on its side and the member's gater closes it at once: one refusal.
+ */
+function refusedDials(home: string, peers: string[]): Map<string, number> {
+  const file = join(home, 'logs', 'node.log');
+  const counts = new Map(peers.map((p) => [p, 0]));
+  const open = new Set<string>();
+  if (!existsSync(file)) return counts;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes('"peer ')) continue;
+    let entry: { module?: string; peer?: string; msg?: string };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue; // a line still being written
+    }
+    if (entry.module !== 'network' || entry.peer === undefined || !counts.has(entry.peer)) continue;
+    if (entry.msg === 'peer connected') open.add(entry.peer);
+    if (entry.msg === 'peer disconnected' && open.delete(entry.peer)) {
+      counts.set(entry.peer, counts.get(entry.peer)! + 1);
+    }
+  }
+  return counts;
+}
+
+/**
+ * Waits until every member has refused node5 at least once more than in `since`, and one of
+ * them twice more (a redial, refused again), while polling node5's status: its height must stay
+ * at or below `maxHeightAllowed` the whole time (and, with `outsideSet`, it must not be a
+ * validator). Fails at once if it does not.
+ */
+async function assertRefusedWhile(
+  node5: { api: string; home: string },
+  members: string[],
+  since: Map<string, number>,
+  limits: { maxHeightAllowed: number; outsideSet: boolean },
+  what: string,
+): Promise<Map<string, number>> {
+  const more = (r: Map<string, number>, p: string) => r.get(p)! - since.get(p)!;
+  const outcome = await waitFor(
+    `every member to refuse node5 (${what}), and a redial refused again`,
+    async () => {
+      const s = await status(node5.api);
+      if (s.height > limits.maxHeightAllowed) return `node5 reached height ${s.height}`;
+      if (limits.outsideSet && s.validator) return 'node5 is a validator';
+      const r = refusedDials(node5.home, members);
+      const refusedByAll = members.every((p) => more(r, p) >= 1);
+      const refusedAgain = members.some((p) => more(r, p) >= 2);
+      return refusedByAll && refusedAgain ? r : undefined;
+    },
+    20_000,
+  );
+  if (typeof outcome === 'string') {
+    assert.fail(`${what}: ${outcome} (at most ${limits.maxHeightAllowed} allowed) while the members refused it`);
+  }
+  return outcome;
+}
+
 const validatorsOf = (api: string) =>
   getJson<{ height: number; validators: ValidatorRow[]; next: { height: number; validators: string[] } }>(
     `${api}/validators`,
@@ -110,10 +170,20 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
     assert.match(keyFile, /"crypto"/);
     assert.doesNotMatch(keyFile, /secretKey/);
 
-    node5.start(keyEnv);
+    // At debug level its log shows each connection to a member opening and closing.
+    node5.start({ ...keyEnv, MEDLEDGER_LOG_LEVEL: 'debug' });
     await node5.waitReady();
-    // Not a member yet: the others' gaters refuse it, so it stays at height 0.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Not a member yet: it dials the members, their gaters refuse it, so it stays at height 0.
+    const memberPeers = net.info.map((n) => n.peerId);
+    const noRefusals = new Map(memberPeers.map((p) => [p, 0]));
+    const refused = await assertRefusedWhile(
+      node5,
+      memberPeers,
+      noRefusals,
+      { maxHeightAllowed: 0, outsideSet: true },
+      'before it is a member',
+    );
+    t.diagnostic(`refused dials before admission: ${[...refused.values()].join(',')}`);
     const before = await status(api5);
     assert.equal(before.height, 0);
     assert.equal(before.validator, false);
@@ -256,9 +326,16 @@ test('a 5th hospital joins a running 4-validator network, is voted in as a valid
     await waitFor('node5 cut off', async () => (await status(api5)).peers === 0, 20_000);
     const cutAt = await maxHeight(net.nodes);
     await waitFor('commits after node5 left', async () => (await maxHeight([n0, n1, n2, n3])) >= cutAt + 3, 20_000);
+    // A removed member no longer receives blocks: it redials and every member refuses it again.
     const removedAt = (await status(api5)).height;
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.ok((await status(api5)).height <= removedAt + 1, 'a removed member no longer receives blocks');
+    await assertRefusedWhile(
+      node5,
+      memberPeers,
+      refusedDials(home5, memberPeers),
+      // Its last block may still arrive; it may not yet know it left the set.
+      { maxHeightAllowed: removedAt + 1, outsideSet: false },
+      'after it was voted out',
+    );
 
     await assertNoFork([...net.nodes, node5]);
     await watch.stop();

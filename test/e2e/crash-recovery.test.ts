@@ -1,10 +1,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { cliJson, getJson, NodeProcess, randomBasePort, status, tempDir, waitFor } from './helpers/harness.js';
+import {
+  cliJson,
+  getJson,
+  NodeProcess,
+  randomBasePort,
+  removeTestDir,
+  status,
+  tempDir,
+  waitFor,
+} from './helpers/harness.js';
 import { submitTx, TestSigner } from './helpers/txs.js';
 
-const home = join(tempDir('crash'), 'home');
+const dir = tempDir('crash');
+const home = join(dir, 'home');
 const port = randomBasePort();
 const api = `http://127.0.0.1:${port}`;
 const node = new NodeProcess('crash', home, api);
@@ -26,7 +36,11 @@ before(async () => {
 });
 
 after(async () => {
-  await node.stop('SIGKILL');
+  try {
+    await node.stop('SIGKILL');
+  } finally {
+    removeTestDir(dir);
+  }
 });
 
 interface Acked {

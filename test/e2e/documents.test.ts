@@ -10,6 +10,7 @@ import {
   cliJson,
   filesWithBytes,
   getJson,
+  removeTestDir,
   runCli,
   startTestnet,
   tempDir,
@@ -39,7 +40,7 @@ const at = (value: unknown, path: string): unknown =>
 /** Runs a CLI command that must be refused, and returns the error code of its one stderr line. */
 function refusal(args: string[]): string {
   const r = runCli([...args, '--json']);
-  assert.notEqual(r.status, 0, `expected a refusal: ${args.join(' ')}\n${r.stdout}`);
+  assert.equal(r.status, 1, `expected a refusal (exit status 1): ${args.join(' ')}\n${r.stdout}${r.stderr}`);
   assert.equal(r.stdout, '', 'nothing on stdout when refused');
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
@@ -80,7 +81,11 @@ describe('patient-controlled encrypted records shared across hospitals', () => {
   });
 
   after(async () => {
-    await net?.stopAll();
+    try {
+      await net?.stopAll();
+    } finally {
+      removeTestDir(work);
+    }
   });
 
   test(

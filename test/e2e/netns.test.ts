@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,6 +11,7 @@ import {
   cliJson,
   maxHeight,
   randomBasePort,
+  removeTestDir,
   status,
   tempDir,
   waitFor,
@@ -121,7 +122,7 @@ test('netns: cut a node off and heal; split 2|2 and heal; no fork', { skip: reas
     try {
       netns('down');
     } finally {
-      if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+      removeTestDir(dir);
     }
   }
 });

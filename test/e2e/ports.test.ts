@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cliJson, NodeProcess, randomBasePort, runCli, tempDir, waitFor } from './helpers/harness.js';
+import { cliJson, NodeProcess, randomBasePort, removeTestDir, runCli, tempDir, waitFor } from './helpers/harness.js';
 
 // The ports a node listens on: taken ones as `medledger start` reports them, moved ones as the
 // other commands find them.
@@ -18,7 +18,9 @@ async function occupy(port: number): Promise<void> {
 }
 
 describe('medledger start', () => {
-  const home = join(tempDir('ports'), 'home');
+  const dir = tempDir('ports');
+  after(() => removeTestDir(dir));
+  const home = join(dir, 'home');
   const apiPort = randomBasePort();
   const p2pPort = apiPort + 1;
   cliJson(['init', '--home', home, '--api-port', String(apiPort), '--p2p-port', String(p2pPort)]);
@@ -57,7 +59,7 @@ describe('medledger start', () => {
     // Stopped, it no longer claims the port: --home commands go back to config/node.json.
     assert.equal(existsSync(record), false);
     const r = runCli(['status', '--home', home, '--json']);
-    assert.notEqual(r.status, 0);
+    assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`UNREACHABLE: .*:${apiPort}\\b`));
   });
 

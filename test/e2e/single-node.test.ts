@@ -13,6 +13,7 @@ import {
   NodeProcess,
   postJson,
   randomBasePort,
+  removeTestDir,
   runCli,
   status,
   tempDir,
@@ -33,7 +34,8 @@ function allCommitted(client: MedLedgerClient, txs: { hash: string }[], timeoutM
 }
 
 describe('a one-validator node started through the CLI', () => {
-  const home = join(tempDir('solo'), 'home');
+  const dir = tempDir('solo');
+  const home = join(dir, 'home');
   const port = randomBasePort();
   const api = `http://127.0.0.1:${port}`;
   const node = new NodeProcess('solo', home, api);
@@ -52,8 +54,12 @@ describe('a one-validator node started through the CLI', () => {
   });
 
   after(async () => {
-    const code = await node.stop('SIGTERM');
-    assert.equal(code, 0, `clean shutdown on SIGTERM, output: ${node.output.slice(-2000)}`);
+    try {
+      const code = await node.stop('SIGTERM');
+      assert.equal(code, 0, `clean shutdown on SIGTERM, output: ${node.output.slice(-2000)}`);
+    } finally {
+      removeTestDir(dir);
+    }
   });
 
   test('commits blocks on its own', async () => {
@@ -61,10 +67,13 @@ describe('a one-validator node started through the CLI', () => {
     await waitFor('two more blocks', async () => (await status(api)).height >= first + 2, 20_000);
   });
 
-  test('a patient and a record added through the CLI are served by the record API', async () => {
+  test('a patient and a record added through the CLI are served by the record API', async (t) => {
     const patient = cliJson<{ patient: string; height: number }>(['patient', 'register', '--home', home]);
     assert.match(patient.patient, /^[0-9a-f]{32}$/);
-    const file = join(tempDir('doc'), 'observation.json');
+    // Outside `home`: a later test scans home for the document's marker in the clear.
+    const docDir = tempDir('doc');
+    t.after(() => removeTestDir(docDir));
+    const file = join(docDir, 'observation.json');
     writeFileSync(file, document);
     const added = cliJson<{ record: string; height: number }>([
       'record',
@@ -337,9 +346,9 @@ describe('a one-validator node started through the CLI', () => {
     assert.ok(heights.length < txs.length / 2, `${txs.length} txs took ${heights.length} blocks`);
   });
 
-  test('a refused command exits non-zero with one line on stderr', () => {
+  test('a refused command exits with status 1 and one line on stderr', () => {
     const r = runCli(['record', 'show', '--api', api, '--id', randomId(), '--json']);
-    assert.notEqual(r.status, 0);
+    assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /NOT_FOUND/);
@@ -367,7 +376,7 @@ describe('a one-validator node started through the CLI', () => {
     // A leftover the chain never took: its tx may still be pending, so the operator decides.
     writeKeyFile(pending, generateKeyPair(), passphrase);
     const refused = runCli(['org', 'rotate-key', '--home', home, '--json']);
-    assert.notEqual(refused.status, 0);
+    assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /KEY_EXISTS/);
     assert.equal(keyFileInfo(keyFile).publicKey, toHex(next.publicKey));
     rmSync(pending);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CLI, initTestnet, status, waitFor } from './helpers/harness.js';
+import { CLI, initTestnet, removeTestDir, status, waitFor } from './helpers/harness.js';
 
 // `medledger testnet start` as an operator runs it: one process that starts a node process per
 // validator and stops them all.
@@ -25,14 +25,14 @@ after(() => {
     } catch {
       // already gone
     }
-    if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(r.dir, { recursive: true, force: true });
+    removeTestDir(r.dir);
   }
 });
 
-/** A 2-validator testnet's directory and its nodes' API URLs. */
-function twoNodes(): { dir: string; apis: string[] } {
-  const { dir, nodes } = initTestnet(2, [], 'testnet-start');
-  return { dir, apis: nodes.map((n) => n.api) };
+/** A 2-validator testnet's directory, chain id and its nodes' API URLs. */
+function twoNodes(): { dir: string; chainId: string; apis: string[] } {
+  const { dir, chainId, nodes } = initTestnet(2, [], 'testnet-start');
+  return { dir, chainId, apis: nodes.map((n) => n.api) };
 }
 
 /** `testnet start` in a process group of its own, as a terminal runs a foreground job. */
@@ -55,14 +55,27 @@ function startTestnet(dir: string): Run {
 const nodeLog = (dir: string, name: string) => readFileSync(join(dir, name, 'logs', 'node.log'), 'utf8');
 const stoppedInOrder = (dir: string, name: string) => /"msg":"node stopped"\}\n$/.test(nodeLog(dir, name));
 
-async function waitUp(run: Run, apis: string[]): Promise<void> {
-  await waitFor(
-    'every node API',
-    async () => (await Promise.all(apis.map((a) => status(a)))).length === apis.length,
-    60_000,
-  ).catch((err: Error) => {
+/**
+ * Every node answers as a node of this chain, and the network commits: with 2 validators a
+ * block needs both, so every node's height moving past where it first answered shows them
+ * running together.
+ */
+async function waitUp(run: Run, apis: string[], chainId: string): Promise<void> {
+  const withOutput = (err: Error) => {
     throw new Error(`${err.message}\n--- testnet output:\n${run.output()}`, { cause: err });
-  });
+  };
+  const first = await waitFor('every node API', () => Promise.all(apis.map((a) => status(a))), 60_000).catch(
+    withOutput,
+  );
+  for (const [i, s] of first.entries()) {
+    assert.equal(s.chainId, chainId, `${apis[i]} answers for another chain`);
+    assert.ok(Number.isInteger(s.height) && s.height >= 0, `${apis[i]} height ${s.height}`);
+  }
+  await waitFor(
+    `every node to commit past height ${first.map((s) => s.height).join(',')}`,
+    async () => (await Promise.all(apis.map((a) => status(a)))).every((s, i) => s.height > first[i]!.height),
+    30_000,
+  ).catch(withOutput);
 }
 
 describe('medledger testnet start', () => {
@@ -70,9 +83,9 @@ describe('medledger testnet start', () => {
     'a Ctrl-C, then the same signal passed on by a wrapper, stops every node in order',
     { timeout: 90_000 },
     async () => {
-      const { dir, apis } = twoNodes();
+      const { dir, chainId, apis } = twoNodes();
       const run = startTestnet(dir);
-      await waitUp(run, apis);
+      await waitUp(run, apis, chainId);
       // The terminal's Ctrl-C reaches the whole group; scripts/testnet.mjs then passes it on.
       process.kill(-run.child.pid!, 'SIGINT');
       await new Promise((r) => setTimeout(r, 50));
@@ -119,9 +132,9 @@ describe('medledger testnet start', () => {
   );
 
   test('killed outright, it leaves no node running: they see it gone and stop', { timeout: 90_000 }, async () => {
-    const { dir, apis } = twoNodes();
+    const { dir, chainId, apis } = twoNodes();
     const run = startTestnet(dir);
-    await waitUp(run, apis);
+    await waitUp(run, apis, chainId);
     run.child.kill('SIGKILL');
     await run.exited;
     await waitFor(

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -130,8 +130,9 @@ test('a merkle proof whose path holds a value that is not a 32-byte hash is refu
   assert.equal(verifyMerkleProof(merkleRoot(leaves), leaves[2]!, long), false);
 });
 
-test('encrypted key files need the passphrase and never hold the seed in the clear', () => {
+test('encrypted key files need the passphrase and never hold the seed in the clear', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ml-key-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kp = generateKeyPair();
   const path = join(dir, 'org.key');
   writeKeyFile(path, kp, 'correct horse');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
@@ -140,8 +140,9 @@ test('EncKey and its JSON form never show the secret', () => {
   assert.ok(shown.includes(toHex(kp.publicKey)));
 });
 
-test('x25519 key files: plain and encrypted round trips; type is checked', () => {
+test('x25519 key files: plain and encrypted round trips; type is checked', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-enckey-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kp = generateEncKeyPair();
   writeKeyFile(join(dir, 'enc.key'), kp, undefined, 'x25519');
   assert.deepEqual(readEncKeyFile(join(dir, 'enc.key')).secretKey, kp.secretKey);

@@ -34,12 +34,12 @@ test('the YAML text parses back to the same structure (an independent YAML parse
   assert.deepEqual(parsed, composeConfig({ validators: 5, basePort: 31000 }));
 });
 
-test('services, volumes and ports agree with the homes `testnet init --docker` writes', () => {
+test('services, volumes and ports agree with the homes `testnet init --docker` writes', (t) => {
   const config = composeConfig() as {
     services: Record<string, { hostname?: string; ports?: string[]; volumes: string[]; command: string[] }>;
     volumes: Record<string, unknown>;
   };
-  const dir = tempDir('compose');
+  const dir = tempDir(t, 'compose');
   const n = 4;
   const hosts = Array.from({ length: n }, (_, i) => testnetNodeName(i));
   const manifest = initTestnet({ validators: n, dir, basePort: 26600, hosts, listenHost: '0.0.0.0' });

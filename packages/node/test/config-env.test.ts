@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_SETTINGS, envNameOf, loadNodeConfigWithSources } from '../src/config/index.js';
 import { tempDir } from './fixtures.js';
 
-test('every setting has a MEDLEDGER_* variable; the environment overrides the file, flags override both', () => {
+test('every setting has a MEDLEDGER_* variable; the environment overrides the file, flags override both', (t) => {
   assert.equal(envNameOf('api.bodyLimitBytes'), 'MEDLEDGER_API_BODY_LIMIT_BYTES');
   assert.equal(envNameOf('p2p.bootstrap'), 'MEDLEDGER_P2P_BOOTSTRAP');
   assert.equal(envNameOf('faults'), 'MEDLEDGER_FAULTS');
-  const path = join(tempDir('config-env'), 'node.json');
+  const path = join(tempDir(t, 'config-env'), 'node.json');
   writeFileSync(path, JSON.stringify({ name: 'a', mempool: { maxTxs: 10 } }));
   const { config, sources } = loadNodeConfigWithSources(
     path,

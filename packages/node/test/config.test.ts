@@ -7,8 +7,8 @@ import { checkNodeHome, homeLayout, loadNodeConfig } from '../src/config/index.j
 import { initNodeHome, testnetVerifyThreads } from '../src/home.js';
 import { tempDir } from './fixtures.js';
 
-test('config: file over defaults, environment over file, overrides over both; typos are errors', () => {
-  const path = join(tempDir('config'), 'node.json');
+test('config: file over defaults, environment over file, overrides over both; typos are errors', (t) => {
+  const path = join(tempDir(t, 'config'), 'node.json');
   writeFileSync(path, JSON.stringify({ name: 'a', api: { port: 9000 } }));
   const c = loadNodeConfig(path, { MEDLEDGER_API_PORT: '9100' }, { p2p: { port: 9200 } });
   assert.equal(c.name, 'a');
@@ -28,8 +28,8 @@ test('a testnet gives each node its share of the cores for signature threads, at
   assert.equal(testnetVerifyThreads(4, 64), 2);
 });
 
-test('config validate unlocks the keys as start does, with the passphrase init generated into the home', () => {
-  const home = join(tempDir('check'), 'home');
+test('config validate unlocks the keys as start does, with the passphrase init generated into the home', (t) => {
+  const home = join(tempDir(t, 'check'), 'home');
   // What `medledger init` does when the environment names no passphrase.
   initNodeHome({ home, passphrase: writeGeneratedPassphrase(homeLayout(home).passphrase) });
   const checked = checkNodeHome(home, {});

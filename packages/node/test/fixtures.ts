@@ -1,6 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { DEFAULT_CHAIN_PARAMS, OrgKind, toHex, type Genesis } from '@medledger/types';
 import { generateKeyPair, Signer, type Ed25519KeyPair } from '@medledger/crypto';
 import { createBlockStore, createDatabase, type Database, type WriteBatch } from '@medledger/db';
@@ -18,7 +19,14 @@ interface LedgerKeys {
   nodeKeys: Ed25519KeyPair[];
 }
 
-export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger-node-${prefix}-`));
+const makeTempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `medledger-node-${prefix}-`));
+
+/** A scratch directory removed when the test `t` ends. */
+export function tempDir(t: TestContext, prefix: string): string {
+  const dir = makeTempDir(prefix);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** The API server over a hand-made context that has only what a test's routes touch. */
 export const apiServerOver = (ctx: object) =>
@@ -28,7 +36,11 @@ export const apiServerOver = (ctx: object) =>
     createLogger({ level: 'error', name: 'api-test', stdout: false }),
   );
 
-/** A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node does. */
+/**
+ * A real one-validator ledger on LevelDB in a temp dir: chain, state and mempool wired as the node
+ * does. `close()` closes the database and removes the dir: a ledger may be shared by the tests of a
+ * file, so the caller closes it (in a `finally` or the file's `after`), not a per-test hook here.
+ */
 export async function createLedger(
   opts: {
     validators?: number;
@@ -68,8 +80,14 @@ export async function createLedger(
     ],
     validators: nodeKeys.map((k, i) => ({ pubKey: toHex(k.publicKey), org: 'hospital-a', name: `v${i}` })),
   };
-  const db = createDatabase({ path: join(tempDir('db'), 'ledger') });
-  await db.open();
+  const dir = makeTempDir('db');
+  const db = createDatabase({ path: join(dir, 'ledger') });
+  try {
+    await db.open();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const blocks = createBlockStore({ db });
   const state = createStateMachine({ genesis }, { db });
   const verified = new VerifiedTxCache();
@@ -100,7 +118,13 @@ export async function createLedger(
     validators: nodeKeys.map((k) => new Signer(k.secretKey)),
     /** Another ledger of the same chain takes these (`sameChainAs`). */
     keys: { orgKey, otherOrgKey, nodeKeys },
-    close: () => db.close(),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
 }
 

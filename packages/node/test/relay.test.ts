@@ -64,9 +64,14 @@ let b: Side;
 const keyA = generateKeyPair();
 const keyB = generateKeyPair();
 
+// Closed (and their directories removed) in `after`, even when `before` stops half-way.
+const ledgers: Ledger[] = [];
+
 before(async () => {
   const ledgerA = await createLedger({ maxPerAccount: 1000 });
+  ledgers.push(ledgerA);
   const ledgerB = await createLedger({ maxPerAccount: 1000, sameChainAs: ledgerA.keys });
+  ledgers.push(ledgerB);
   a = await side(ledgerA, keyA, [keyA, keyB], []);
   // Txs A took before B connected reach B when it does.
   for (let n = 1; n <= 5; n++) a.relay.broadcast(a.ledger.mempool.add(register(a.ledger.org, n).bytes));
@@ -78,8 +83,8 @@ after(async () => {
   for (const s of [a, b]) {
     s?.relay.stop();
     await s?.net.stop();
-    await s?.ledger.close();
   }
+  for (const l of ledgers) await l.close();
 });
 
 test('a newly connected peer gets the pool, then every tx the API takes, in nonce order', async () => {
@@ -192,10 +197,18 @@ test('a peer with a full pool takes what fits and gets the rest, in order, once 
   const keyC = generateKeyPair();
   const ledgerD = await createLedger({ maxPerAccount: 1000 });
   // Room for 10 client txs, so 20 from peers.
-  const ledgerC = await createLedger({ maxTxs: 10, maxPerAccount: 1000, sameChainAs: ledgerD.keys });
-  const d = await side(ledgerD, keyD, [keyD, keyC], []);
-  const c = await side(ledgerC, keyC, [keyD, keyC], d.net.listenAddrs());
+  const ledgerC = await createLedger({ maxTxs: 10, maxPerAccount: 1000, sameChainAs: ledgerD.keys }).catch(
+    async (err: unknown) => {
+      await ledgerD.close();
+      throw err;
+    },
+  );
+  const sides: Side[] = [];
   try {
+    const d = await side(ledgerD, keyD, [keyD, keyC], []);
+    sides.push(d);
+    const c = await side(ledgerC, keyC, [keyD, keyC], d.net.listenAddrs());
+    sides.push(c);
     await waitFor('C and D connected', () => d.net.connectedPeers().length === 1);
     d.relay.syncPeers();
     const sent = Array.from({ length: 50 }, (_, i) => d.ledger.mempool.add(register(d.ledger.org, i + 1).bytes));
@@ -238,10 +251,11 @@ test('a peer with a full pool takes what fits and gets the rest, in order, once 
     assert.equal(await count(d.ledger.metrics.relayResyncs, { reason: 'failed' }), 0);
     assert.equal(await count(c.ledger.metrics.relayTxsReceived, { result: 'added' }), 50);
   } finally {
-    for (const s of [c, d]) {
+    for (const s of sides.reverse()) {
       s.relay.stop();
       await s.net.stop();
-      await s.ledger.close();
     }
+    await ledgerC.close();
+    await ledgerD.close();
   }
 });

@@ -6,9 +6,9 @@ import { generateKeyPair, Signer, verifySignature } from '@medledger/crypto';
 import { GuardedSigner } from '../src/consensus/signer.js';
 import { tempDir } from './fixtures.js';
 
-test('after a restart the signer never signs a conflicting vote for a step it passed', () => {
+test('after a restart the signer never signs a conflicting vote for a step it passed', (t) => {
   const key = new Signer(generateKeyPair().secretKey);
-  const path = join(tempDir('guard'), 'last_sign_state.json');
+  const path = join(tempDir(t, 'guard'), 'last_sign_state.json');
   const a = new Uint8Array(32).fill(1);
   const b = new Uint8Array(32).fill(2);
   const first = new GuardedSigner('c', key, path);
@@ -26,9 +26,9 @@ test('after a restart the signer never signs a conflicting vote for a step it pa
   assert.equal(new GuardedSigner('c', key, path).lastSigned?.step, 2);
 });
 
-test('after a restart the signer re-sends a proposal it signed, and refuses other bytes for it', () => {
+test('after a restart the signer re-sends a proposal it signed, and refuses other bytes for it', (t) => {
   const key = new Signer(generateKeyPair().secretKey);
-  const path = join(tempDir('guard'), 'last_sign_state.json');
+  const path = join(tempDir(t, 'guard'), 'last_sign_state.json');
   const block = new Uint8Array(32).fill(7);
   const proposal = new GuardedSigner('c', key, path).signProposal({
     height: 3,

@@ -65,10 +65,10 @@ test('validators are the genesis set sorted by address at every height', async (
 test('the genesis app hash depends only on genesis, and on every part of it', async () => {
   const one = await Chain.create();
   const two = await Chain.create();
+  const dir = tempDir();
+  const db = createDatabase({ ...TEST_DATABASE_OPTIONS, path: dir.path });
   try {
     assert.deepEqual(one.state.appHash, two.state.appHash);
-    const dir = tempDir();
-    const db = createDatabase({ ...TEST_DATABASE_OPTIONS, path: dir.path });
     await db.open();
     // Same orgs listed in another order: same state, same hash.
     const reordered = testGenesis();
@@ -80,9 +80,9 @@ test('the genesis app hash depends only on genesis, and on every part of it', as
     const renamed = testGenesis();
     renamed.orgs[0]!.name = 'Hospital A2';
     assert.notDeepEqual(createStateMachine({ genesis: renamed }, { db }).appHash, one.state.appHash);
+  } finally {
     await db.close();
     dir.remove();
-  } finally {
     await one.destroy();
     await two.destroy();
   }

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getJson, maxHeight, postJson, status, waitFor, type NodeProcess, type Testnet } from './harness.js';
+import {
+  getJson,
+  maxHeight,
+  postJson,
+  status,
+  waitFor,
+  waitForHeight,
+  type NodeProcess,
+  type Testnet,
+} from './harness.js';
+import { TestSigner } from './txs.js';
 
 /** Helpers shared by the BFT fault tests (bft-*.test.ts). */
 
@@ -112,6 +122,86 @@ export async function submitAndWait(
   } catch {
     return { hash: tx.hash, status: 0 };
   }
+}
+
+export interface LoadOutcome extends SubmitOutcome {
+  node: string;
+  /** When the tx was sent (ms since the epoch). */
+  sentAt: number;
+}
+
+export interface Load {
+  /** Every answer so far, acknowledged or not. */
+  readonly outcomes: readonly LoadOutcome[];
+  /** The acknowledged txs so far (HTTP 200 to ?wait=commit: committed, with their height). */
+  acked(): LoadOutcome[];
+  /** Ends the loops once their txs in flight are answered; returns the acknowledged txs. */
+  stop(): Promise<LoadOutcome[]>;
+}
+
+/**
+ * A light load that runs across a fault: one signer per node (its organisation's key), each
+ * sending one tx at a time (?wait=commit) to its own node, `pauseMs` apart. One signer per node,
+ * so a tx lost with a killed or cut-off node never leaves a nonce gap in front of another
+ * signer's txs; a signer whose tx is not acknowledged (refused, timed out, node gone) stops.
+ * Nonces start at `firstNonce`, by default the clock in ms: above every nonce an earlier load
+ * on the same network used, including txs whose fate is unknown.
+ */
+export function startLoad(net: Testnet, opts: { pauseMs?: number; firstNonce?: number } = {}): Load {
+  const pauseMs = opts.pauseMs ?? 300;
+  const firstNonce = opts.firstNonce ?? Date.now();
+  let loading = true;
+  const outcomes: LoadOutcome[] = [];
+  const loops = net.nodes.map(async (node, i) => {
+    const signer = new TestSigner(net.info[i]!.orgKey, net.chainId, firstNonce);
+    while (loading) {
+      const sentAt = Date.now();
+      const r = await submitAndWait(node.api, signer.registerPatient());
+      outcomes.push({ ...r, node: node.name, sentAt });
+      if (r.status !== 200) return;
+      if (loading) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  });
+  const acked = () => outcomes.filter((o) => o.status === 200);
+  return {
+    outcomes,
+    acked,
+    async stop() {
+      loading = false;
+      await Promise.all(loops);
+      return acked();
+    },
+  };
+}
+
+/**
+ * Ends `load` and checks that no acknowledged tx is lost: at least `minAcked` were acknowledged,
+ * some of them sent while the fault was on (`faultFrom`..`faultTo`, so the load ran across it),
+ * and every one is committed exactly once on every node. Returns the acknowledged txs.
+ */
+export async function assertNoAckedTxLost(
+  net: Testnet,
+  load: Load,
+  fault: { from: number; to: number },
+  what: string,
+  minAcked = 4,
+): Promise<LoadOutcome[]> {
+  const acked = await load.stop();
+  const duringFault = acked.filter((o) => o.sentAt >= fault.from && o.sentAt <= fault.to);
+  console.log(
+    `${what}: ${acked.length} acknowledged txs of ${load.outcomes.length} submitted, ${duringFault.length} sent during the fault`,
+  );
+  assert.ok(acked.length >= minAcked, `acknowledged txs: ${acked.length}`);
+  assert.ok(duringFault.length >= 1, 'no tx sent during the fault was acknowledged: the load did not cross it');
+  await waitForHeight(net.nodes, Math.max(...acked.map((o) => o.height ?? 0)), 30_000);
+  await assertCommittedExactlyOnce(net.nodes, acked);
+  return acked;
+}
+
+/** The validator addresses whose precommits the commit certificate of `height` holds. */
+export async function commitSigners(api: string, height: number): Promise<string[]> {
+  const next = await block(api, height + 1);
+  return (next.lastCommit?.signatures ?? []).map((s) => s.validator);
 }
 
 /**

@@ -35,6 +35,11 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `medledger-${prefix}-`));
 }
 
+/** Removes a test's temp dir, unless MEDLEDGER_KEEP_TEST_DIRS is set (to look at it after a run). */
+export function removeTestDir(dir: string | undefined): void {
+  if (dir && !process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * The files under `dir` with their bytes. The node may still be running: a file it deletes or
  * renames meanwhile (a LevelDB compaction, the atomic rewrite of its signing state) is left out.
@@ -229,13 +234,18 @@ export function initTestnet(
   prefix = 'testnet',
 ): { dir: string; chainId: string; nodes: TestnetNodeInfo[] } {
   const dir = tempDir(prefix);
-  const args = ['testnet', 'init', '--validators', String(validators), '--dir', dir];
-  cliJson([...args, '--base-port', String(randomBasePort()), ...extraArgs]);
-  const manifest = JSON.parse(readFileSync(join(dir, 'testnet.json'), 'utf8')) as {
-    chainId: string;
-    nodes: TestnetNodeInfo[];
-  };
-  return { dir, ...manifest };
+  try {
+    const args = ['testnet', 'init', '--validators', String(validators), '--dir', dir];
+    cliJson([...args, '--base-port', String(randomBasePort()), ...extraArgs]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'testnet.json'), 'utf8')) as {
+      chainId: string;
+      nodes: TestnetNodeInfo[];
+    };
+    return { dir, ...manifest };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 async function startTestnetOnce(validators: number, opts: TestnetOptions): Promise<Testnet> {
@@ -259,7 +269,7 @@ async function startTestnetOnce(validators: number, opts: TestnetOptions): Promi
     info: manifest.nodes,
     async stopAll() {
       await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-      if (!process.env.MEDLEDGER_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+      removeTestDir(dir);
     },
   };
 }
