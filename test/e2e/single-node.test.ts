@@ -118,9 +118,11 @@ describe('a one-validator node started through the CLI', () => {
     );
   });
 
-  test('a custodial patient takes the account over; then the patient key grants consent and the custodian cannot', () => {
+  test('a custodial patient takes the account over; then the patient key grants consent and the custodian cannot', (t) => {
     const patient = cliJson<{ patient: string }>(['patient', 'register', '--home', home]).patient;
-    const key = join(tempDir('claim'), 'patient.key');
+    const keyDir = tempDir('claim');
+    t.after(() => removeTestDir(keyDir));
+    const key = join(keyDir, 'patient.key');
     cliJson(['keys', 'generate', '--out', key]);
     const claimed = cliJson<{ account: string }>([
       'patient',

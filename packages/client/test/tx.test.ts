@@ -19,6 +19,7 @@ import {
   createConsentGrantPayload,
   createConsentRevokePayload,
   createDocumentRequest,
+  createPatientClaimPayload,
   createPatientRegisterPayload,
   createRecordAnchorPayload,
   createSignedTx,
@@ -61,6 +62,11 @@ const SAMPLES: { [T in TxType]?: TxPayloads[T] } = {
   [TxType.PatientRegister]: createPatientRegisterPayload({
     account: toHex(signer.publicKey),
     encKey: generateEncKeyPair().publicKey,
+  }),
+  [TxType.PatientClaim]: createPatientClaimPayload({
+    chainId: 'test-chain',
+    patient: randomId(),
+    account: new Signer(generateKeyPair().secretKey),
   }),
   [TxType.RecordAnchor]: createRecordAnchorPayload({
     patient: randomId(),
