@@ -21,8 +21,7 @@ import { proposerFor, type ConsensusEngine, type EngineAction, type Step } from 
 import type { Validator } from '@medledger/state';
 import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
-import type { Mempool } from '../mempool/mempool.js';
-import type { MempoolTx } from '../mempool/interface.js';
+import type { MempoolTx, MempoolView } from '../mempool/interface.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
@@ -42,7 +41,7 @@ import {
 export interface ConsensusDriverModules {
   engine: ConsensusEngine;
   chain: Chain;
-  mempool: Mempool;
+  mempool: MempoolView;
   /** Whether a pending tx may go into this node's proposal yet (e.g. its peers hold it already). */
   proposable?: (tx: MempoolTx) => boolean;
   network: NetworkService;
