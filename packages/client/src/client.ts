@@ -1,4 +1,4 @@
-import { encodeCanonical, isRecord, MedLedgerError, toHex } from '@medledger/types';
+import { encodeCanonical, isRecord, MedLedgerError, toHex, type StatusView } from '@medledger/types';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type {
   AccountResponse,
@@ -10,7 +10,6 @@ import type {
   PageQuery,
   HealthResponse,
   MembersResponse,
-  NodeStatus,
   OrgsResponse,
   PatientResponse,
   ProposalJson,
@@ -66,7 +65,7 @@ export class MedLedgerClient {
     this.commitTimeoutMs = opts.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
   }
 
-  status(opts?: CallOptions): Promise<NodeStatus> {
+  status(opts?: CallOptions): Promise<StatusView> {
     return this.#get('/status', {}, opts);
   }
 

@@ -1,4 +1,4 @@
-import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type Vote } from '@medledger/types';
+import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type StatusView, type Vote } from '@medledger/types';
 import {
   EncKey,
   Signer,
@@ -39,7 +39,7 @@ import { Equivocator, byzantineModeFrom } from './consensus/byzantine.js';
 import { Mempool } from './mempool/mempool.js';
 import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from './mempool/relay.js';
 import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
-import { createApiServer, type NodeStatus } from './api/server.js';
+import { createApiServer } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { NodeErrorCode } from './errors.js';
@@ -363,7 +363,7 @@ export class MedLedgerNode {
     this.logger.flush();
   }
 
-  status(): NodeStatus {
+  status(): StatusView {
     const latest = this.chain.latest;
     return {
       chainId: this.genesis.chainId,

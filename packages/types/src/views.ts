@@ -8,6 +8,26 @@ export interface Page<T> {
   next: string | null;
 }
 
+/** `GET /status`: the node's view of the chain and of itself. */
+export interface StatusView {
+  chainId: string;
+  /** The node's libp2p peer id. */
+  nodeId: string;
+  /** Hex address of the node key: what `header.proposer` holds for this node. */
+  validatorAddress: string;
+  /** The last committed height (0 before the first block). */
+  height: number;
+  /** Null at height 0. */
+  latestBlockHash: string | null;
+  /** Block time (ms) of the latest block; null at height 0. */
+  latestBlockTime: number | null;
+  validator: boolean;
+  peers: number;
+  catchingUp: boolean;
+  round: number;
+  mempoolSize: number;
+}
+
 export interface RecordView {
   id: string;
   patient: string;

@@ -9,6 +9,7 @@ import {
   isMedLedgerError,
   toHex,
   MAX_TX_BYTES,
+  type StatusView,
 } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import type { BlockStore, TxLocation } from '@medledger/db';
@@ -25,24 +26,10 @@ import { assertEvenHex, hexSchema } from './hex.js';
 import { decimalIntegers } from './params.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 
-export interface NodeStatus {
-  chainId: string;
-  nodeId: string;
-  validatorAddress: string;
-  height: number;
-  latestBlockHash: string | null;
-  latestBlockTime: number | null;
-  validator: boolean;
-  peers: number;
-  catchingUp: boolean;
-  round: number;
-  mempoolSize: number;
-}
-
 /** What the API needs from the node: a narrow view, so the API owns no node internals. */
 export interface ApiContext {
   ready(): boolean;
-  status(): NodeStatus;
+  status(): StatusView;
   blocks: BlockStore;
   queries: StateQueries;
   /** The set of the next height, each validator with its activity as this node saw it. */
