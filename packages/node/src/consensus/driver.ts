@@ -17,7 +17,13 @@ import {
 } from '@medledger/types';
 import { sha256, verifySignature } from '@medledger/crypto';
 import type { ConsensusWal } from '@medledger/db';
-import { proposerFor, type ConsensusEngine, type EngineAction, type Step } from '@medledger/consensus';
+import {
+  proposerFor,
+  timeoutParamsFromChain,
+  type ConsensusEngine,
+  type EngineAction,
+  type Step,
+} from '@medledger/consensus';
 import type { Validator } from '@medledger/state';
 import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
@@ -378,13 +384,7 @@ export class ConsensusDriver {
     const actions = this.m.engine.startHeight(this.#height, {
       validators: this.#validators.map((v) => v.address),
       self: this.m.signer && this.#isValidator(this.m.signer.address) ? this.m.signer.address : null,
-      timeouts: {
-        proposeMs: p.timeoutProposeMs,
-        prevoteMs: p.timeoutPrevoteMs,
-        precommitMs: p.timeoutPrecommitMs,
-        deltaMs: p.timeoutDeltaMs,
-        capMs: p.timeoutCapMs,
-      },
+      timeouts: timeoutParamsFromChain(p),
     });
     this.m.metrics.round.set(0);
     await this.#dispatch(actions);
