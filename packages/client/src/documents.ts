@@ -252,7 +252,11 @@ export class DocumentClient {
   async #ownEncKey(): Promise<Uint8Array> {
     const orgKey = toHex(this.opts.account.signer.publicKey);
     const org = (await this.opts.client.orgs()).orgs.find((o) => o.orgKey === orgKey);
-    if (!org) throw new MedLedgerError('NOT_ORG_KEY', 'the signing key is not the org key of a member organisation');
+    if (!org)
+      throw new MedLedgerError(
+        ClientErrorCode.NOT_ORG_KEY,
+        'the signing key is not the org key of a member organisation',
+      );
     if (!org.encKey) {
       throw new MedLedgerError(ClientErrorCode.NO_ENC_KEY, `organisation ${org.id} has published no encryption key`);
     }

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import { MedLedgerError } from '@medledger/types';
 import { verifySignature } from './ed25519.js';
+import { CryptoErrorCode } from './errors.js';
 
 /** One ed25519 signature to check. */
 export interface VerifyItem {
@@ -46,7 +48,10 @@ export class VerifierPool {
         p?.resolve(m.results);
       });
       w.on('error', (err) => {
-        for (const p of this.#waiting.values()) p.reject(err);
+        const failed = new MedLedgerError(CryptoErrorCode.VERIFIER_FAILED, 'a signature verification thread failed', {
+          reason: err.message,
+        });
+        for (const p of this.#waiting.values()) p.reject(failed);
         this.#waiting.clear();
       });
       w.unref();
@@ -103,7 +108,8 @@ export class VerifierPool {
   }
 
   async close(): Promise<void> {
-    for (const p of this.#waiting.values()) p.reject(new Error('verifier pool closed'));
+    for (const p of this.#waiting.values())
+      p.reject(new MedLedgerError(CryptoErrorCode.VERIFIER_CLOSED, 'verifier pool closed'));
     this.#waiting.clear();
     await Promise.all(this.#workers.map((w) => w.terminate()));
     this.#workers.length = 0;

@@ -11,6 +11,7 @@ import {
 } from '@medledger/crypto';
 import { chainClient, envPassphrase, keyPath, signingAccount } from '../context.js';
 import { withSigningOptions, type SigningOptions } from '../options.js';
+import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
 
 /** `medledger org ...`: the organisation's own key. */
@@ -70,7 +71,7 @@ async function finishRotation(opts: SigningOptions, path: string, pending: strin
   const { orgs } = await chainClient(opts).orgs();
   if (!orgs.some((o) => o.orgKey === next)) {
     throw new MedLedgerError(
-      'KEY_EXISTS',
+      CliErrorCode.KEY_EXISTS,
       `${pending} is from an earlier rotation the chain has not taken; if its org.rotateKey tx is no longer pending, remove the file and rotate again`,
     );
   }

@@ -56,10 +56,10 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.NotReady]: 503,
   [NodeErrorCode.TxFailed]: 422,
   [NodeErrorCode.TxDropped]: 422,
-  BODY_TOO_LARGE: 413,
+  [NodeErrorCode.BodyTooLarge]: 413,
   [NodeErrorCode.UnsupportedMediaType]: 415,
   // The node's own faults, not the client's (the default for other codes is 400).
-  INTERNAL: 500,
+  [NodeErrorCode.Internal]: 500,
   [StateErrorCode.CORRUPT]: 500,
   ...DOC_HTTP_STATUS,
 };
@@ -351,7 +351,7 @@ export function createApiServer(
     async (req) => {
       const q = req.query;
       if (!q.patient && !q.author && !q.type) {
-        throw new MedLedgerError('INVALID_REQUEST', 'give at least one of patient, author or type');
+        throw new MedLedgerError(NodeErrorCode.InvalidRequest, 'give at least one of patient, author or type');
       }
       const page = await ctx.queries.records(q);
       return { records: page.items, next: page.next };
@@ -474,17 +474,17 @@ function describeError(err: FastifyError | MedLedgerError | Error): {
     return { status: HTTP_STATUS[err.code] ?? 400, code: err.code, message: err.message, ...(meta ? { meta } : {}) };
   }
   const f = err as FastifyError;
-  if (f.validation) return { status: 400, code: 'INVALID_REQUEST', message: f.message };
+  if (f.validation) return { status: 400, code: NodeErrorCode.InvalidRequest, message: f.message };
   if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is too large' };
+    return { status: 413, code: NodeErrorCode.BodyTooLarge, message: 'request body is too large' };
   if (f.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return { status: 415, code: NodeErrorCode.UnsupportedMediaType, message: 'send application/json' };
   }
   if (f.statusCode === 400 && (err instanceof SyntaxError || f.code?.startsWith('FST_ERR_CTP'))) {
-    return { status: 400, code: 'BAD_JSON', message: 'request body is not valid JSON' };
+    return { status: 400, code: NodeErrorCode.BadJson, message: 'request body is not valid JSON' };
   }
   if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) {
-    return { status: f.statusCode, code: 'INVALID_REQUEST', message: f.message };
+    return { status: f.statusCode, code: NodeErrorCode.InvalidRequest, message: f.message };
   }
-  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+  return { status: 500, code: NodeErrorCode.Internal, message: 'internal error' };
 }

@@ -21,6 +21,7 @@ import type { DocsModules, DocUploadBody, DocumentStatus, FetchedDocument } from
 import { DEFAULT_DOCS_OPTIONS, type DocsOptions } from './options.js';
 import { decodeDocResponse, encodeRefusal, encodeServed, TRY_NEXT_HOLDER, type DocServed } from './protocol.js';
 import { DocumentStore } from './store.js';
+import { NodeErrorCode } from '../errors.js';
 
 /**
  * The document subsystem of a node (ADR 0006):
@@ -163,7 +164,7 @@ export class DocumentService {
         return encodeRefusal(err.code, err.message);
       }
       this.#m.logger.error({ err: (err as Error).message }, 'document request failed');
-      return encodeRefusal('INTERNAL', 'internal error');
+      return encodeRefusal(NodeErrorCode.Internal, 'internal error');
     }
   }
 
@@ -199,7 +200,7 @@ export class DocumentService {
         { request: requestBytes, consent },
         this.#opts.commitTimeoutMs,
       );
-      if (r.code !== 0) throw new MedLedgerError('TX_FAILED', r.log);
+      if (r.code !== 0) throw new MedLedgerError(NodeErrorCode.TxFailed, r.log);
       accessTx = r.hash;
     } catch (err) {
       // Consent may have changed between the check and the block: report why, if it did.
@@ -264,7 +265,7 @@ export class DocumentService {
       try {
         served = await this.#ask(holder, requestBytes);
       } catch (err) {
-        const e = isMedLedgerError(err) ? err : new MedLedgerError('INTERNAL', String(err));
+        const e = isMedLedgerError(err) ? err : new MedLedgerError(NodeErrorCode.Internal, String(err));
         if (e.meta.remote === true && !TRY_NEXT_HOLDER.includes(e.code)) throw stripRemote(e);
         lastError = e;
         continue;

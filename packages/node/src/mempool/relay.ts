@@ -7,6 +7,7 @@ import {
   encodeCanonical,
   encodedTxSignBytes,
   toHex,
+  TypesErrorCode,
 } from '@medledger/types';
 import { sha256, type VerifierPool, type VerifyItem } from '@medledger/crypto';
 import type { NetworkService } from '@medledger/network';
@@ -62,11 +63,11 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Faults that prove the sender relayed something no honest node would have checked and passed. */
 const PEER_FAULTS = new Set<string>([
   NodeErrorCode.BadSignature,
-  'INVALID_SHAPE',
-  'ENCODING_INVALID',
-  'ENCODING_NON_CANONICAL',
-  'UNKNOWN_TX_TYPE',
-  'TOO_LARGE',
+  TypesErrorCode.INVALID_SHAPE,
+  TypesErrorCode.ENCODING,
+  TypesErrorCode.NON_CANONICAL,
+  TypesErrorCode.UNKNOWN_TX_TYPE,
+  TypesErrorCode.TOO_LARGE,
 ]);
 
 /**

@@ -25,6 +25,7 @@ import { blockHash, type Chain, type CommittedBlock } from '../chain/chain.js';
 import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { NodeErrorCode } from '../errors.js';
 
 export interface BlockSyncOptions {
   syncProtocol: string;
@@ -258,11 +259,11 @@ export class BlockSync {
           const height = this.m.chain.height + 1;
           if (block.header.height !== height)
             throw new MedLedgerError(
-              'SYNC_OUT_OF_ORDER',
+              NodeErrorCode.SyncOutOfOrder,
               `peer sent height ${block.header.height}, expected ${height}`,
             );
           if (!bytesEqual(commit.blockHash, blockHash(block.header)))
-            throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
+            throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is not for this block');
           this.m.chain.verifyCommit(commit, height);
           const known = (h: string) => this.#decoded.get(h);
           const committed = await this.m.chain.commit(block, commit, { known, bytes });
