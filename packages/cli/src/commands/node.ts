@@ -22,7 +22,7 @@ import {
   type InitializedNode,
   type TestnetManifest,
 } from '@medledger/node';
-import { envPassphrase } from '../context.js';
+import { keyPassphrase } from '../context.js';
 import { parseList, recordRunningApi } from '../options.js';
 import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
@@ -81,7 +81,7 @@ export function registerNodeCommands(program: Command): void {
         // Encrypted keys are the default: a plain key file on a production server is a key given away.
         // Without a passphrase from the environment, one is generated into the home so that
         // `init` then `start` work unattended; the operator moves it to a secret store (ADR 0003).
-        let passphrase = envPassphrase();
+        let passphrase = keyPassphrase();
         if (!passphrase && !o.insecurePlainKeys) {
           const layout = homeLayout(resolve(o.home));
           if (existsSync(layout.nodeConfig)) {

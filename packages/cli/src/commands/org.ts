@@ -9,7 +9,7 @@ import {
   syncDirectoryOf,
   writeKeyFile,
 } from '@medledger/crypto';
-import { chainClient, envPassphrase, keyPath, signingAccount } from '../context.js';
+import { chainClient, keyPassphrase, keyPath, signingAccount } from '../context.js';
 import { withSigningOptions, type SigningOptions } from '../options.js';
 import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
@@ -31,7 +31,7 @@ export function registerOrgCommands(program: Command): void {
       const pending = `${path}.new`;
       if (existsSync(pending)) return finishRotation(opts, path, pending);
       const { encrypted } = keyFileInfo(path);
-      const passphrase = envPassphrase(opts.home);
+      const passphrase = keyPassphrase(opts.home);
       if (encrypted && !passphrase) {
         throw new MedLedgerError(CryptoErrorCode.NO_PASSPHRASE, `the org key is encrypted: set ${PASSPHRASE_ENV}`);
       }
