@@ -17,6 +17,11 @@ export interface VerifierPoolOptions {
   minBatch?: number;
 }
 
+/** Per call: a caller whose batches are large may set a higher threshold than the pool's. */
+export interface VerifyOptions {
+  minBatch?: number;
+}
+
 /**
  * ed25519 verification spread over `worker_threads`. Each batch is packed into one buffer per
  * worker and transferred (not copied): posting a message costs tens of microseconds, so only
@@ -64,11 +69,12 @@ export class VerifierPool {
   }
 
   /** True for each item whose signature verifies (false for malformed keys or signatures). */
-  async verify(items: readonly VerifyItem[]): Promise<boolean[]> {
-    if (this.#workers.length === 0 || items.length < this.#minBatch) {
+  async verify(items: readonly VerifyItem[], opts: VerifyOptions = {}): Promise<boolean[]> {
+    const minBatch = opts.minBatch ?? this.#minBatch;
+    if (this.#workers.length === 0 || items.length < minBatch) {
       return items.map((it) => verifySignature(it.publicKey, it.message, it.signature));
     }
-    const parts = Math.min(this.#workers.length, Math.ceil(items.length / this.#minBatch));
+    const parts = Math.min(this.#workers.length, Math.ceil(items.length / minBatch));
     const size = Math.ceil(items.length / parts);
     const chunks: Promise<Uint8Array>[] = [];
     for (let start = 0; start < items.length; start += size) chunks.push(this.#post(items.slice(start, start + size)));

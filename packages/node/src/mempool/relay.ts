@@ -149,7 +149,6 @@ export class TxRelay {
     this.#pending = [];
     this.#outboxes.clear();
     this.#undelivered.clear();
-    void this.m.verifier?.pool.close();
   }
 
   /** Queues a tx this node's API accepted for every peer. */
