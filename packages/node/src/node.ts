@@ -33,12 +33,12 @@ import {
   type NodeConfig,
   type NodeConfigOverrides,
 } from './config/index.js';
-import { ConsensusDriver } from './consensus/driver.js';
-import { GuardedSigner } from './consensus/signer.js';
+import { ConsensusDriver, GuardedSigner } from './consensus/index.js';
 import { Equivocator, byzantineModeFrom } from './consensus/byzantine.js';
 import { Mempool } from './mempool/mempool.js';
-import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from './mempool/relay.js';
-import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
+import { DEFAULT_TX_RELAY_OPTIONS } from './mempool/options.js';
+import { TxRelay } from './mempool/relay.js';
+import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/index.js';
 import { createApiServer } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';

@@ -25,29 +25,7 @@ import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { NodeErrorCode } from '../errors.js';
-
-export interface BlockSyncOptions {
-  syncProtocol: string;
-  statusProtocol: string;
-  /** Blocks asked for in one request. */
-  batchBlocks: number;
-  maxResponseBytes: number;
-  requestTimeoutMs: number;
-  /** Verify tx signatures of fetched blocks too, not only their commit certificates (ADR 0008). */
-  verifyTxSignatures: boolean;
-  /**
-   * With `verifyTxSignatures`: fewer signatures than this are checked on the main thread. Sync's
-   * batches are whole ranges of blocks, so it posts larger ones to the threads than the relay does.
-   */
-  verifyMinBatch?: number;
-}
-
-export const DEFAULT_SYNC_OPTIONS = {
-  batchBlocks: 64,
-  maxResponseBytes: 16 * 1024 * 1024,
-  requestTimeoutMs: 10_000,
-  verifyMinBatch: 128,
-} as const;
+import { DEFAULT_SYNC_OPTIONS, type BlockSyncOptions } from './options.js';
 
 const SYNC_RESPONSE_TARGET_BYTES = 2 * 1024 * 1024;
 /** First and longest pause for a peer that claimed to be ahead and served nothing. */
