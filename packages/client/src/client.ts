@@ -1,4 +1,11 @@
-import { encodeCanonical, isRecord, MedLedgerError, toHex, type StatusView } from '@medledger/types';
+import {
+  encodeCanonical,
+  isRecord,
+  MedLedgerError,
+  toHex,
+  type DocumentUploadBody,
+  type StatusView,
+} from '@medledger/types';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type {
   AccountResponse,
@@ -22,12 +29,7 @@ import type {
   TxResponse,
   ValidatorsResponse,
 } from './interface.js';
-import type {
-  DocumentStatusJson,
-  DocumentUploadJson,
-  DocumentUploadResponse,
-  FetchedDocumentJson,
-} from './documents.js';
+import type { DocumentStatusJson, DocumentUploadResponse, FetchedDocumentJson } from './documents.js';
 import {
   DEFAULT_COMMIT_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
@@ -197,7 +199,7 @@ export class MedLedgerClient {
   }
 
   /** Uploads a record's ciphertext and wrapped keys to the author's node (ADR 0006). */
-  uploadDocument(record: string, body: DocumentUploadJson, opts?: CallOptions): Promise<DocumentUploadResponse> {
+  uploadDocument(record: string, body: DocumentUploadBody, opts?: CallOptions): Promise<DocumentUploadResponse> {
     return this.#call('PUT', `/records/${enc(record)}/document`, {}, body, opts);
   }
 

@@ -7,7 +7,7 @@ import {
   signDocUpload,
   type EncKey,
 } from '@medledger/crypto';
-import { fromHex, MAX_DOCUMENT_BYTES, MedLedgerError, toHex, TxType } from '@medledger/types';
+import { fromHex, MAX_DOCUMENT_BYTES, MedLedgerError, toHex, TxType, type DocumentUploadBody } from '@medledger/types';
 import type { Account } from './account.js';
 import type { MedLedgerClient } from './client.js';
 import { ClientErrorCode, invalidArgument } from './errors.js';
@@ -21,16 +21,6 @@ import { checkBreakGlass, createRecordAnchorPayload } from './payloads.js';
  * fetches from the holder over `/docs/1`. The plaintext and the data key never leave this
  * process; what is sent is ciphertext and wrapped keys.
  */
-
-/** `PUT /records/:id/document` body. */
-export interface DocumentUploadJson {
-  ciphertext: string;
-  authorKey: string;
-  patientKey: string | null;
-  time: number;
-  from: string;
-  signature: string;
-}
 
 export interface DocumentUploadResponse {
   record: string;
@@ -90,7 +80,7 @@ export function sealRecord(input: {
 export function createDocumentUpload(
   signer: TxSigner,
   input: { chainId: string; record: string; sealed: SealedRecord; time?: number },
-): DocumentUploadJson {
+): DocumentUploadBody {
   const signed = signDocUpload(signer, {
     chainId: input.chainId,
     record: input.record,

@@ -1,6 +1,7 @@
 /**
- * The read views the HTTP API serves and the client receives: JSON-ready (hex strings, ms times).
- * One definition, so the state that produces them and the client that reads them never drift.
+ * The JSON shapes of the HTTP API that the node and the client share: the read views it serves,
+ * the queries and bodies it takes (hex strings, ms times). One definition, so the node that
+ * produces or parses them and the client that reads or sends them never drift.
  */
 export interface Page<T> {
   items: T[];
@@ -104,6 +105,16 @@ export interface RecordQuery {
   limit?: number;
   /** `next` of the previous page of the same query. */
   cursor?: string;
+}
+
+/** `PUT /records/:id/document` body (ADR 0006), byte fields as hex. */
+export interface DocumentUploadBody {
+  ciphertext: string;
+  authorKey: string;
+  patientKey: string | null;
+  time: number;
+  from: string;
+  signature: string;
 }
 
 /** A governance proposal and its votes (ADR 0007). */

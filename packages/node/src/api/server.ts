@@ -9,6 +9,7 @@ import {
   isMedLedgerError,
   toHex,
   MAX_TX_BYTES,
+  type RecordQuery,
   type StatusView,
 } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
@@ -320,17 +321,7 @@ export function createApiServer(
     },
   );
 
-  app.get<{
-    Querystring: {
-      patient?: string;
-      type?: string;
-      author?: string;
-      since?: number;
-      until?: number;
-      limit?: number;
-      cursor?: string;
-    };
-  }>(
+  app.get<{ Querystring: RecordQuery }>(
     '/records',
     {
       schema: {

@@ -13,11 +13,12 @@ import {
   TxType,
   TypesErrorCode,
   type DocRequest,
+  type DocumentUploadBody,
   type Tx,
 } from '@medledger/types';
 import { decideAccess } from './access.js';
 import { DocErrorCode, docError } from './errors.js';
-import type { DocsModules, DocUploadBody, DocumentStatus, FetchedDocument } from './interface.js';
+import type { DocsModules, DocumentStatus, FetchedDocument } from './interface.js';
 import { DEFAULT_DOCS_OPTIONS, type DocsOptions } from './options.js';
 import { decodeDocResponse, encodeRefusal, encodeServed, TRY_NEXT_HOLDER, type DocServed } from './protocol.js';
 import { DocumentStore } from './store.js';
@@ -93,7 +94,7 @@ export class DocumentService {
 
   // ---- upload (author's node) -------------------------------------------------------------
 
-  async upload(recordId: string, body: DocUploadBody): Promise<{ record: string; size: number; stored: boolean }> {
+  async upload(recordId: string, body: DocumentUploadBody): Promise<{ record: string; size: number; stored: boolean }> {
     const ciphertext = fromHex(body.ciphertext, 'ciphertext');
     if (ciphertext.length > this.#opts.maxDocumentBytes) {
       throw docError(DocErrorCode.TOO_LARGE, `document is over ${this.#opts.maxDocumentBytes} bytes`);
