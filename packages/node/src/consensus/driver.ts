@@ -25,7 +25,7 @@ import {
   type Step,
 } from '@medledger/consensus';
 import type { Validator } from '@medledger/state';
-import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
+import { GossipVerdict, peerIdFromNodePublicKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
 import type { MempoolTx, MempoolView } from '../mempool/interface.js';
 import type { Logger } from '../logger.js';
@@ -462,7 +462,7 @@ export class ConsensusDriver {
     const missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
     if (missing.length > 0) {
       const proposer = this.m.chain.validatorsAt(proposal.height).find((v) => bytesEqual(v.address, proposal.proposer));
-      const peers = [...new Set([proposer ? peerIdFromNodeKey(proposer.pubKey) : from, from])];
+      const peers = [...new Set([proposer ? peerIdFromNodePublicKey(proposer.pubKey) : from, from])];
       let fetched: Uint8Array[] | undefined;
       for (const peer of peers) {
         fetched = await this.#fetchProposalTxs(peer, proposal.blockHash, missing).catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import { EncKey, rewrapDataKey, decryptDocument, sha256, verifyDocRequest, verifyDocUpload } from '@medledger/crypto';
-import { peerIdFromNodeKey, publicKeyFromPeerId } from '@medledger/network';
+import { peerIdFromNodePublicKey, publicKeyFromPeerId } from '@medledger/network';
 import type { RecordView } from '@medledger/state';
 import {
   bytesEqual,
@@ -257,7 +257,7 @@ export class DocumentService {
     }
     const record = await this.#liveRecord(recordId);
     const author = await this.#m.queries.org(record.author);
-    const holders = (author?.nodeKeys ?? []).map((k) => peerIdFromNodeKey(fromHex(k, 'nodeKey')));
+    const holders = (author?.nodeKeys ?? []).map((k) => peerIdFromNodePublicKey(fromHex(k, 'nodeKey')));
     if (holders.length === 0) throw docError(DocErrorCode.HOLDER_UNREACHABLE, 'the author organisation has no nodes');
 
     let lastError: MedLedgerError | undefined;
