@@ -1,16 +1,9 @@
-import {
-  CryptoErrorCode,
-  EncKey,
-  passphraseFromEnv,
-  readEncKeyFile,
-  readKeyFile,
-  Signer,
-  type LoadedKey,
-} from '@medledger/crypto';
+import { CryptoErrorCode, EncKey, readEncKeyFile, readKeyFile, Signer, type LoadedKey } from '@medledger/crypto';
 import { Account, MedLedgerClient } from '@medledger/client';
 import { isMedLedgerError, MedLedgerError } from '@medledger/types';
+import { homeKeyPassphrase, homeLayout } from '@medledger/node';
 import { CliErrorCode } from './errors.js';
-import { homePaths, resolveApi, type ChainOptions, type SigningOptions } from './options.js';
+import { resolveApi, type ChainOptions, type SigningOptions } from './options.js';
 import { warn } from './output.js';
 
 export function chainClient(opts: ChainOptions): MedLedgerClient {
@@ -20,23 +13,17 @@ export function chainClient(opts: ChainOptions): MedLedgerClient {
 /** The key file of --key, else <home>/keys/org.key. */
 export function keyPath(opts: SigningOptions): string {
   if (opts.key) return opts.key;
-  if (opts.home) return homePaths(opts.home).orgKey;
+  if (opts.home) return homeLayout(opts.home).orgKey;
   throw new MedLedgerError(CliErrorCode.NO_KEY, 'this command signs a tx: give --key FILE or --home DIR');
 }
 
 /**
- * The passphrase from the environment (or, with --home, the passphrase `init` generated there),
- * with an unreadable passphrase file reported as such.
+ * The passphrase of key files, found as the node finds it (`homeKeyPassphrase`): the environment,
+ * else with --home the passphrase `init` generated there. An unreadable passphrase file is
+ * reported as CRYPTO_NO_PASSPHRASE.
  */
-export function envPassphrase(home?: string): string | undefined {
-  try {
-    return passphraseFromEnv(process.env, home ? homePaths(home).passphrase : undefined);
-  } catch (err) {
-    throw new MedLedgerError(
-      CryptoErrorCode.NO_PASSPHRASE,
-      `cannot read the passphrase file: ${(err as Error).message}`,
-    );
-  }
+export function keyPassphrase(home?: string): string | undefined {
+  return homeKeyPassphrase(home ? homeLayout(home) : undefined, process.env, CryptoErrorCode.NO_PASSPHRASE);
 }
 
 /**
@@ -50,7 +37,7 @@ export function loadSigner(opts: SigningOptions): Signer {
     key = readKeyFile(path);
   } catch (err) {
     if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
-    key = readKeyFile(path, envPassphrase(opts.home));
+    key = readKeyFile(path, keyPassphrase(opts.home));
   }
   if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
   const signer = new Signer(key.secretKey);
@@ -64,14 +51,14 @@ export function loadSigner(opts: SigningOptions): Signer {
  * signing key; held in a KeyObject from here on.
  */
 export function loadEncKey(opts: SigningOptions & { encKey?: string }): EncKey {
-  const path = opts.encKey ?? (opts.home ? homePaths(opts.home).encKey : undefined);
+  const path = opts.encKey ?? (opts.home ? homeLayout(opts.home).encKey : undefined);
   if (!path) throw new MedLedgerError(CliErrorCode.NO_KEY, 'decrypting needs --enc-key FILE or --home DIR');
   let key: LoadedKey;
   try {
     key = readEncKeyFile(path);
   } catch (err) {
     if (!isMedLedgerError(err) || err.code !== CryptoErrorCode.NO_PASSPHRASE) throw err;
-    key = readEncKeyFile(path, envPassphrase(opts.home));
+    key = readEncKeyFile(path, keyPassphrase(opts.home));
   }
   if (!key.encrypted) warn(`key file ${path} is not encrypted; use an encrypted key outside development`);
   const encKey = new EncKey(key.secretKey);

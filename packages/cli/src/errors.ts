@@ -12,6 +12,8 @@ export const CliErrorCode = {
   FILE_EXISTS: 'FILE_EXISTS',
   /** A file named on the command line cannot be read. */
   FILE_UNREADABLE: 'FILE_UNREADABLE',
+  /** A node of `testnet run` exited with an error or a signal. */
+  TESTNET_NODE_FAILED: 'TESTNET_NODE_FAILED',
   /** `<home>/config/node.json` is not what the CLI expects. */
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** Anything that is not a MedLedgerError: a bug, reported rather than dumped as a stack. */

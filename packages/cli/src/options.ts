@@ -1,9 +1,8 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isRecord, MedLedgerError } from '@medledger/types';
 import { DEFAULT_API } from '@medledger/client';
-import { apiUrl } from '@medledger/node';
+import { apiUrl, homeLayout } from '@medledger/node';
 import { CliErrorCode } from './errors.js';
 
 /** Where the API is when neither --api, --home nor the environment says otherwise. */
@@ -21,16 +20,6 @@ export interface ChainOptions {
 export interface SigningOptions extends ChainOptions {
   key?: string;
 }
-
-/** The node home layout the CLI relies on (written by `medledger init`). */
-export const homePaths = (home: string) => ({
-  orgKey: join(home, 'keys', 'org.key'),
-  encKey: join(home, 'keys', 'enc.key'),
-  passphrase: join(home, 'keys', 'passphrase'),
-  nodeConfig: join(home, 'config', 'node.json'),
-  /** Written by `start` while its node runs: the address its API really listens on. */
-  runningApi: join(home, 'data', 'api.json'),
-});
 
 export function withChainOptions(cmd: Command): Command {
   return cmd
@@ -66,7 +55,7 @@ export function resolveApi(opts: ChainOptions, env: NodeJS.ProcessEnv = process.
  * function that removes the record, called once the node has stopped.
  */
 export function recordRunningApi(home: string, api: { host: string; port: number }): () => void {
-  const file = homePaths(home).runningApi;
+  const file = homeLayout(home).runningApi;
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify({ pid: process.pid, api }) + '\n');
   renameSync(tmp, file);
@@ -80,7 +69,7 @@ export function recordRunningApi(home: string, api: { host: string; port: number
 function runningApi(home: string): string | undefined {
   let record: unknown;
   try {
-    record = JSON.parse(readFileSync(homePaths(home).runningApi, 'utf8'));
+    record = JSON.parse(readFileSync(homeLayout(home).runningApi, 'utf8'));
   } catch {
     // Absent, or cut short by a crash mid-write: config/node.json says the rest.
     return undefined;
@@ -100,7 +89,7 @@ function processExists(pid: number): boolean {
 }
 
 function apiFromHome(home: string): string | undefined {
-  const file = homePaths(home).nodeConfig;
+  const file = homeLayout(home).nodeConfig;
   if (!existsSync(file)) return undefined;
   let config: unknown;
   try {

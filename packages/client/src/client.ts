@@ -1,4 +1,11 @@
-import { encodeCanonical, isRecord, MedLedgerError, toHex } from '@medledger/types';
+import {
+  encodeCanonical,
+  isRecord,
+  MedLedgerError,
+  toHex,
+  type DocumentUploadBody,
+  type StatusView,
+} from '@medledger/types';
 import { ClientErrorCode, invalidArgument } from './errors.js';
 import type {
   AccountResponse,
@@ -10,7 +17,6 @@ import type {
   PageQuery,
   HealthResponse,
   MembersResponse,
-  NodeStatus,
   OrgsResponse,
   PatientResponse,
   ProposalJson,
@@ -23,12 +29,7 @@ import type {
   TxResponse,
   ValidatorsResponse,
 } from './interface.js';
-import type {
-  DocumentStatusJson,
-  DocumentUploadJson,
-  DocumentUploadResponse,
-  FetchedDocumentJson,
-} from './documents.js';
+import type { DocumentStatusJson, DocumentUploadResponse, FetchedDocumentJson } from './documents.js';
 import {
   DEFAULT_COMMIT_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
@@ -66,7 +67,7 @@ export class MedLedgerClient {
     this.commitTimeoutMs = opts.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
   }
 
-  status(opts?: CallOptions): Promise<NodeStatus> {
+  status(opts?: CallOptions): Promise<StatusView> {
     return this.#get('/status', {}, opts);
   }
 
@@ -198,7 +199,7 @@ export class MedLedgerClient {
   }
 
   /** Uploads a record's ciphertext and wrapped keys to the author's node (ADR 0006). */
-  uploadDocument(record: string, body: DocumentUploadJson, opts?: CallOptions): Promise<DocumentUploadResponse> {
+  uploadDocument(record: string, body: DocumentUploadBody, opts?: CallOptions): Promise<DocumentUploadResponse> {
     return this.#call('PUT', `/records/${enc(record)}/document`, {}, body, opts);
   }
 

@@ -7,7 +7,7 @@ import {
   signDocUpload,
   type EncKey,
 } from '@medledger/crypto';
-import { fromHex, MAX_DOCUMENT_BYTES, MedLedgerError, toHex, TxType } from '@medledger/types';
+import { fromHex, MAX_DOCUMENT_BYTES, MedLedgerError, toHex, TxType, type DocumentUploadBody } from '@medledger/types';
 import type { Account } from './account.js';
 import type { MedLedgerClient } from './client.js';
 import { ClientErrorCode, invalidArgument } from './errors.js';
@@ -21,16 +21,6 @@ import { checkBreakGlass, checkPurpose, createRecordAnchorPayload } from './payl
  * fetches from the holder over `/docs/1`. The plaintext and the data key never leave this
  * process; what is sent is ciphertext and wrapped keys.
  */
-
-/** `PUT /records/:id/document` body. */
-export interface DocumentUploadJson {
-  ciphertext: string;
-  authorKey: string;
-  patientKey: string | null;
-  time: number;
-  from: string;
-  signature: string;
-}
 
 export interface DocumentUploadResponse {
   record: string;
@@ -90,7 +80,7 @@ export function sealRecord(input: {
 export function createDocumentUpload(
   signer: TxSigner,
   input: { chainId: string; record: string; sealed: SealedRecord; time?: number },
-): DocumentUploadJson {
+): DocumentUploadBody {
   const signed = signDocUpload(signer, {
     chainId: input.chainId,
     record: input.record,
@@ -252,7 +242,11 @@ export class DocumentClient {
   async #ownEncKey(): Promise<Uint8Array> {
     const orgKey = toHex(this.opts.account.signer.publicKey);
     const org = (await this.opts.client.orgs()).orgs.find((o) => o.orgKey === orgKey);
-    if (!org) throw new MedLedgerError('NOT_ORG_KEY', 'the signing key is not the org key of a member organisation');
+    if (!org)
+      throw new MedLedgerError(
+        ClientErrorCode.NOT_ORG_KEY,
+        'the signing key is not the org key of a member organisation',
+      );
     if (!org.encKey) {
       throw new MedLedgerError(ClientErrorCode.NO_ENC_KEY, `organisation ${org.id} has published no encryption key`);
     }

@@ -19,6 +19,8 @@ export const ClientErrorCode = {
   TX_FAILED: 'TX_FAILED',
   /** A fetched ciphertext does not hash to the record's on-chain contentHash (same code as the node's). */
   HASH_MISMATCH: 'HASH_MISMATCH',
+  /** The signing key is not the org key of a member organisation (same code as the node's). */
+  NOT_ORG_KEY: 'NOT_ORG_KEY',
   /** An organisation has no document encryption key (same code as the node's). */
   NO_ENC_KEY: 'NO_ENC_KEY',
   /** A document whose ciphertext would be over the node's limit (same code as the node's); nothing was sent. */

@@ -21,20 +21,6 @@ export interface TxSigner {
   sign(message: Uint8Array): Uint8Array;
 }
 
-export interface NodeStatus {
-  chainId: string;
-  nodeId: string;
-  validatorAddress: string;
-  height: number;
-  latestBlockHash: string;
-  latestBlockTime: number;
-  validator: boolean;
-  peers: number;
-  catchingUp: boolean;
-  round?: number;
-  mempoolSize?: number;
-}
-
 export interface HealthResponse {
   ok: boolean;
 }

@@ -17,6 +17,7 @@ import {
   MAX_DOCUMENT_BYTES,
   MedLedgerError,
   toHex,
+  type DocumentUploadBody,
   type Tx,
 } from '@medledger/types';
 import {
@@ -27,7 +28,6 @@ import {
   DocumentClient,
   openFetchedDocument,
   sealRecord,
-  type DocumentUploadJson,
   type FetchedDocumentJson,
   type MedLedgerClient,
 } from '../src/index.js';
@@ -120,7 +120,7 @@ function writeSetup() {
   const encKey = generateEncKeyPair().publicKey;
   const node = {
     anchored: [] as Tx[],
-    uploads: [] as { record: string; body: DocumentUploadJson }[],
+    uploads: [] as { record: string; body: DocumentUploadBody }[],
     failUploads: true,
     status: async () => ({ chainId: 'c1' }),
     account: async (address: string) => ({ address, nonce: 0 }),
@@ -131,7 +131,7 @@ function writeSetup() {
     waitForTx: async (hash: string) => ({ hash, height: 7, index: 0, code: 0, log: '', tx: {} as never }),
     orgs: async () => ({ orgs: [{ id: 'hospital-a', orgKey: toHex(orgKey), encKey: toHex(encKey) }] }),
     patient: async (id: string) => ({ patient: { id, encKey: null } }),
-    uploadDocument: async (record: string, body: DocumentUploadJson) => {
+    uploadDocument: async (record: string, body: DocumentUploadBody) => {
       node.uploads.push({ record, body });
       if (node.failUploads) throw new MedLedgerError('NOT_READY', 'starting', { status: 503 });
       return { record, size: fromHex(body.ciphertext).length, stored: true };

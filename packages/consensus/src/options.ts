@@ -1,25 +1,8 @@
-import type { ChainParams } from '@medledger/types';
+import { DEFAULT_CHAIN_PARAMS, type ChainParams } from '@medledger/types';
 import { consensusError, ConsensusErrorCode } from './errors.js';
 import type { TimeoutParams } from './interface.js';
 
-/** DESIGN §4: propose 1 s, prevote and precommit 0.5 s, +0.5 s a round, cap 10 s. */
-export const defaultTimeoutParams: Readonly<TimeoutParams> = Object.freeze({
-  proposeMs: 1000,
-  prevoteMs: 500,
-  precommitMs: 500,
-  deltaMs: 500,
-  capMs: 10_000,
-});
-
-/** Short timeouts for tests that run real time (in-process multi-node tests). */
-export const testTimeoutParams: Readonly<TimeoutParams> = Object.freeze({
-  proposeMs: 200,
-  prevoteMs: 100,
-  precommitMs: 100,
-  deltaMs: 100,
-  capMs: 2000,
-});
-
+/** The consensus timeouts a chain's params set (the same on every validator, from genesis). */
 export function timeoutParamsFromChain(p: ChainParams): TimeoutParams {
   return {
     proposeMs: p.timeoutProposeMs,
@@ -29,6 +12,11 @@ export function timeoutParamsFromChain(p: ChainParams): TimeoutParams {
     capMs: p.timeoutCapMs,
   };
 }
+
+/** The timeouts of the default chain params (DESIGN §4: propose 1 s, prevote and precommit 0.5 s, +0.5 s a round, cap 10 s). */
+export const defaultTimeoutParams: Readonly<TimeoutParams> = Object.freeze(
+  timeoutParamsFromChain(DEFAULT_CHAIN_PARAMS),
+);
 
 export function validateTimeoutParams(t: TimeoutParams): void {
   for (const key of ['proposeMs', 'prevoteMs', 'precommitMs', 'deltaMs', 'capMs'] as const) {

@@ -121,7 +121,6 @@ function fsyncPath(path: string, flags: string): void {
   }
 }
 
-/** Passphrase from MEDLEDGER_KEY_PASSPHRASE, or the file named by MEDLEDGER_KEY_PASSPHRASE_FILE. */
 /**
  * The passphrase from MEDLEDGER_KEY_PASSPHRASE, else the file named by
  * MEDLEDGER_KEY_PASSPHRASE_FILE, else `fallbackFile` (a node home's generated passphrase) if it exists.

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import { MedLedgerError } from '@medledger/types';
 import { verifySignature } from './ed25519.js';
+import { CryptoErrorCode } from './errors.js';
 
 /** One ed25519 signature to check. */
 export interface VerifyItem {
@@ -12,6 +14,11 @@ export interface VerifierPoolOptions {
   /** Worker threads; 0 verifies on the calling thread. */
   threads: number;
   /** Below this many items a batch is verified on the calling thread: a post costs more. */
+  minBatch?: number;
+}
+
+/** Per call: a caller whose batches are large may set a higher threshold than the pool's. */
+export interface VerifyOptions {
   minBatch?: number;
 }
 
@@ -46,7 +53,10 @@ export class VerifierPool {
         p?.resolve(m.results);
       });
       w.on('error', (err) => {
-        for (const p of this.#waiting.values()) p.reject(err);
+        const failed = new MedLedgerError(CryptoErrorCode.VERIFIER_FAILED, 'a signature verification thread failed', {
+          reason: err.message,
+        });
+        for (const p of this.#waiting.values()) p.reject(failed);
         this.#waiting.clear();
       });
       w.unref();
@@ -59,11 +69,12 @@ export class VerifierPool {
   }
 
   /** True for each item whose signature verifies (false for malformed keys or signatures). */
-  async verify(items: readonly VerifyItem[]): Promise<boolean[]> {
-    if (this.#workers.length === 0 || items.length < this.#minBatch) {
+  async verify(items: readonly VerifyItem[], opts: VerifyOptions = {}): Promise<boolean[]> {
+    const minBatch = opts.minBatch ?? this.#minBatch;
+    if (this.#workers.length === 0 || items.length < minBatch) {
       return items.map((it) => verifySignature(it.publicKey, it.message, it.signature));
     }
-    const parts = Math.min(this.#workers.length, Math.ceil(items.length / this.#minBatch));
+    const parts = Math.min(this.#workers.length, Math.ceil(items.length / minBatch));
     const size = Math.ceil(items.length / parts);
     const chunks: Promise<Uint8Array>[] = [];
     for (let start = 0; start < items.length; start += size) chunks.push(this.#post(items.slice(start, start + size)));
@@ -103,7 +114,8 @@ export class VerifierPool {
   }
 
   async close(): Promise<void> {
-    for (const p of this.#waiting.values()) p.reject(new Error('verifier pool closed'));
+    for (const p of this.#waiting.values())
+      p.reject(new MedLedgerError(CryptoErrorCode.VERIFIER_CLOSED, 'verifier pool closed'));
     this.#waiting.clear();
     await Promise.all(this.#workers.map((w) => w.terminate()));
     this.#workers.length = 0;

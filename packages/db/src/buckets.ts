@@ -6,16 +6,17 @@ import { DbErrorCode } from './errors.js';
  * parts]`; numbers are fixed-width big-endian so that byte order is numeric order and ranges
  * over heights and times are plain key ranges.
  *
- * | bucket        | key after the prefix            | value                                   |
- * |---------------|---------------------------------|-----------------------------------------|
- * | Meta          | utf8 name                       | per name (see MetaKey)                  |
- * | Block         | height u64                      | block hash (32) ‖ canonical block bytes |
- * | BlockHash     | block hash (32)                 | height u64                              |
- * | Commit        | height u64                      | encodeCommit                            |
- * | Tx            | tx hash (32)                    | canonical [height, index, code, log, tx]|
- * | State         | owned by @medledger/state       | canonical values; hashed into appHash   |
- * | Index         | owned by @medledger/state       | derived query index; not hashed         |
- * | Document      | reserved for the document store |                                         |
+ * | bucket    | key after the prefix      | value                                                         |
+ * |-----------|---------------------------|---------------------------------------------------------------|
+ * | Meta      | utf8 name                 | per name (see MetaKey)                                        |
+ * | Block     | height u64                | block hash (32) ‖ canonical block bytes                       |
+ * | BlockHash | block hash (32)           | height u64                                                    |
+ * | Commit    | height u64                | encodeCommit                                                  |
+ * | Tx        | tx hash (32)              | canonical [height, index, code, log, tx]                      |
+ * | State     | owned by @medledger/state | canonical values; hashed into appHash                         |
+ * | Index     | owned by @medledger/state | derived query index; not hashed                               |
+ * | Document  | 'd' ‖ record id (16)      | owned by the node's document store (ciphertext, wrapped keys) |
+ * |           | 'c'                       | the document store's pending-compaction marker                |
  *
  * The byte values are part of the on-disk format: never renumber, only add. 0x20 held the
  * consensus WAL before it moved to files of its own (`wal.ts`); do not reuse it.
@@ -41,7 +42,6 @@ export const MetaKey = {
 } as const;
 export type MetaKey = (typeof MetaKey)[keyof typeof MetaKey];
 
-export const HEIGHT_BYTES = 8;
 const TWO_32 = 2 ** 32;
 const utf8 = new TextEncoder();
 
@@ -84,11 +84,6 @@ export function uint32BE(n: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n);
   return out;
-}
-
-export function readUint32BE(bytes: Uint8Array, offset = 0): number {
-  if (bytes.length < offset + 4) throw new MedLedgerError(DbErrorCode.CORRUPT, 'u32 field is truncated');
-  return new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0);
 }
 
 /** Length-prefixed names already built: org ids and FHIR types recur in every block. */

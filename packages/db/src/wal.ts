@@ -1,7 +1,6 @@
 import {
   closeSync,
   fdatasyncSync,
-  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -12,6 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { syncDirectoryOf } from '@medledger/crypto';
 import type { ConsensusWal } from './interface.js';
 import { DbErrorCode, dbError } from './errors.js';
 import { DEFAULT_WAL_OPTIONS, type WalOptions } from './options.js';
@@ -65,7 +65,7 @@ export class FileConsensusWal implements ConsensusWal {
       if (opts.sync ?? this.#opts.sync) {
         fdatasyncSync(file.fd);
         if (!file.durable) {
-          syncDirectory(this.#dir);
+          syncDirectoryOf(join(this.#dir, fileName(height)));
           file.durable = true;
         }
       }
@@ -156,15 +156,6 @@ export class FileConsensusWal implements ConsensusWal {
       at = end;
     }
     return { entries, validBytes: at };
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

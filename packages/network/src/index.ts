@@ -6,6 +6,6 @@ export * from './errors.js';
 export * from './options.js';
 export type { NetworkMetrics, GossipDropReason, RequestOutcome } from './metrics.js';
 export { createNetwork, Libp2pNetwork, type NetworkModules } from './network.js';
-export { peerIdFromNodeKey, publicKeyFromPeerId } from './keys.js';
+export { peerIdFromNodePublicKey, publicKeyFromPeerId } from './keys.js';
 export { topics, protocols } from './names.js';
 export { RemoteErrorMessage } from './reqresp.js';

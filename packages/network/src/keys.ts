@@ -18,11 +18,11 @@ export function privateKeyFromNodeKey(seed: Uint8Array): PrivateKey {
 }
 
 /** The peer id string (`12D3KooW...`) of an ed25519 node public key. */
-export function peerIdFromNodeKey(pubKey: Uint8Array): string {
-  if (pubKey.length !== ED25519_KEY_BYTES) {
+export function peerIdFromNodePublicKey(publicKey: Uint8Array): string {
+  if (publicKey.length !== ED25519_KEY_BYTES) {
     throw networkError(NetworkErrorCode.INVALID_KEY, 'node public key must be 32 bytes');
   }
-  return peerIdFromPublicKey(publicKeyFromRaw(pubKey)).toString();
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString();
 }
 
 /** Parses a peer id string; throws NETWORK_INVALID_PEER_ID for anything that is not an ed25519 peer id. */

@@ -29,7 +29,7 @@ import type {
   ProtocolLimits,
   RequestHandler,
 } from './interface.js';
-import { parsePeerId, peerIdFromNodeKey, privateKeyFromNodeKey, publicKeyHexOf } from './keys.js';
+import { parsePeerId, peerIdFromNodePublicKey, privateKeyFromNodeKey, publicKeyHexOf } from './keys.js';
 import type { NetworkMetrics } from './metrics.js';
 import { resolveNetworkOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.js';
 import { TokenBuckets } from './rate-limit.js';
@@ -158,7 +158,7 @@ export class Libp2pNetwork implements NetworkService, Startable {
     this.log = base.bindings().module === 'network' ? base : base.child({ module: 'network' });
     this.metrics = modules.metrics;
     this.privateKey = privateKeyFromNodeKey(this.opts.nodeKey);
-    this.peerId = peerIdFromNodeKey(publicKeyFromSecret(this.opts.nodeKey));
+    this.peerId = peerIdFromNodePublicKey(publicKeyFromSecret(this.opts.nodeKey));
     this.gate = new PeerGate(this.opts.allowedKeys);
     this.bootstrap = this.opts.bootstrap.map((s) => {
       let addr: Multiaddr;

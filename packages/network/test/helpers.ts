@@ -3,7 +3,7 @@ import { generateKeyPair, type Ed25519KeyPair } from '@medledger/crypto';
 import { toHex } from '@medledger/types';
 import {
   createNetwork,
-  peerIdFromNodeKey,
+  peerIdFromNodePublicKey,
   testNetworkOptions,
   type Libp2pNetwork,
   type NetworkOptions,
@@ -44,7 +44,7 @@ export async function makePeers(n: number): Promise<TestPeer[]> {
   for (let i = 0; i < n; i++) {
     const key = generateKeyPair();
     const port = await freePort();
-    const peerId = peerIdFromNodeKey(key.publicKey);
+    const peerId = peerIdFromNodePublicKey(key.publicKey);
     peers.push({
       key,
       peerId,

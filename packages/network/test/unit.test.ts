@@ -8,7 +8,7 @@ import {
   GossipVerdict,
   NetworkErrorCode,
   createNetwork,
-  peerIdFromNodeKey,
+  peerIdFromNodePublicKey,
   protocols,
   publicKeyFromPeerId,
   resolveNetworkOptions,
@@ -37,13 +37,13 @@ describe('names and keys', () => {
 
   test('peer id <-> node public key round trip, and the network uses the same id', () => {
     const kp = generateKeyPair();
-    const id = peerIdFromNodeKey(kp.publicKey);
+    const id = peerIdFromNodePublicKey(kp.publicKey);
     assert.match(id, /^12D3KooW/);
     assert.deepEqual(publicKeyFromPeerId(id), kp.publicKey);
     const net = createNetwork({ nodeKey: kp.secretKey, listen: '/ip4/127.0.0.1/tcp/0' });
     assert.equal(net.peerId, id);
     assert.deepEqual(net.listenAddrs(), []);
-    assert.throws(() => peerIdFromNodeKey(new Uint8Array(31)), code(NetworkErrorCode.INVALID_KEY));
+    assert.throws(() => peerIdFromNodePublicKey(new Uint8Array(31)), code(NetworkErrorCode.INVALID_KEY));
     assert.throws(() => publicKeyFromPeerId('garbage'), code(NetworkErrorCode.INVALID_PEER_ID));
     assert.throws(
       () => publicKeyFromPeerId('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'),

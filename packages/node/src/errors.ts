@@ -33,4 +33,14 @@ export const NodeErrorCode = {
   ApiListenFailed: 'API_LISTEN_FAILED',
   /** libp2p cannot listen on its address (typically: the port is taken). */
   P2pListenFailed: 'P2P_LISTEN_FAILED',
+  /** A peer's block sync reply holds a block of another height than the one asked for. */
+  SyncOutOfOrder: 'SYNC_OUT_OF_ORDER',
+  /** API: the request does not match the route's schema, or is no well-formed HTTP request or URL. */
+  InvalidRequest: 'INVALID_REQUEST',
+  /** API: the body is not JSON. */
+  BadJson: 'BAD_JSON',
+  /** API: a body over the route's limit. */
+  BodyTooLarge: 'BODY_TOO_LARGE',
+  /** A fault of the node, not of the caller (the API answers 500). */
+  Internal: 'INTERNAL',
 } as const;

@@ -18,7 +18,7 @@ import {
   type Ed25519KeyPair,
   type X25519KeyPair,
 } from '@medledger/crypto';
-import { peerIdFromNodeKey } from '@medledger/network';
+import { peerIdFromNodePublicKey } from '@medledger/network';
 import { DEFAULT_NODE_CONFIG, homeLayout, type NodeConfig } from './config/index.js';
 import { NodeErrorCode } from './errors.js';
 import { apiUrl, p2pAddr, writeOrgDescriptor } from './consortium.js';
@@ -96,7 +96,7 @@ export function writeHome(
   writeKeyFile(layout.encKey, id.encKey, passphrase, 'x25519');
   writeFileSync(layout.genesis, JSON.stringify(genesis, null, 2) + '\n');
   writeFileSync(layout.nodeConfig, JSON.stringify(config, null, 2) + '\n');
-  const peerId = peerIdFromNodeKey(id.nodeKey.publicKey);
+  const peerId = peerIdFromNodePublicKey(id.nodeKey.publicKey);
   // What the organisation hands to the consortium to be voted in (ADR 0007).
   writeOrgDescriptor(layout.config, genesisOrg(id), {
     name: id.name,
@@ -241,7 +241,7 @@ export function initTestnet(opts: TestnetOptions): TestnetManifest {
   const hosts = opts.hosts ?? ids.map(() => '127.0.0.1');
   if (hosts.length !== n) throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `give ${n} hosts, one per node`);
   const p2p = ids.map(
-    (id, i) => `${p2pAddr(hosts[i]!, basePort + 100 + i)}/p2p/${peerIdFromNodeKey(id.nodeKey.publicKey)}`,
+    (id, i) => `${p2pAddr(hosts[i]!, basePort + 100 + i)}/p2p/${peerIdFromNodePublicKey(id.nodeKey.publicKey)}`,
   );
   const nodes = ids.map((id, i) => {
     const config = nodeConfig(

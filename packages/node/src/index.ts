@@ -11,5 +11,4 @@ export * from './chain/index.js';
 export * from './mempool/index.js';
 export * from './api/index.js';
 export * from './sync/index.js';
-export { ConsensusDriver, type ValidatorActivity } from './consensus/driver.js';
-export { GuardedSigner } from './consensus/signer.js';
+export * from './consensus/index.js';

@@ -1,4 +1,4 @@
-import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type Vote } from '@medledger/types';
+import { MedLedgerError, TxType, encodeVote, toHex, type Genesis, type StatusView, type Vote } from '@medledger/types';
 import {
   EncKey,
   Signer,
@@ -33,13 +33,13 @@ import {
   type NodeConfig,
   type NodeConfigOverrides,
 } from './config/index.js';
-import { ConsensusDriver } from './consensus/driver.js';
-import { GuardedSigner } from './consensus/signer.js';
+import { ConsensusDriver, GuardedSigner } from './consensus/index.js';
 import { Equivocator, byzantineModeFrom } from './consensus/byzantine.js';
 import { Mempool } from './mempool/mempool.js';
-import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from './mempool/relay.js';
-import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/block-sync.js';
-import { createApiServer, type NodeStatus } from './api/server.js';
+import { DEFAULT_TX_RELAY_OPTIONS } from './mempool/options.js';
+import { TxRelay } from './mempool/relay.js';
+import { BlockSync, DEFAULT_SYNC_OPTIONS } from './sync/index.js';
+import { createApiServer } from './api/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { NodeErrorCode } from './errors.js';
@@ -110,6 +110,8 @@ export class MedLedgerNode {
   readonly #wal: FileConsensusWal;
   readonly #nodeKey: LoadedKey;
   readonly #txRelay: TxRelay;
+  /** Signature-checking threads shared by the tx relay and block sync (`mempool.verifyThreads`). */
+  readonly #verifierPool: VerifierPool;
   /** `?wait=commit` callers by tx hash: told when the tx commits, or leaves the pool without committing. */
   readonly #waiters = new Map<string, Set<{ resolve: (loc: TxLocation) => void; reject: (err: Error) => void }>>();
   readonly #heapGrowth = new HeapGrowthPolicy();
@@ -145,6 +147,10 @@ export class MedLedgerNode {
     const wal = (this.#wal = createConsensusWal({ dir: this.layout.consensusWal }));
     this.state = createStateMachine({ genesis: this.genesis }, { db: this.db });
     const verified = new VerifiedTxCache();
+    // The node's one pool of signature-checking threads (ADR 0008): relayed tx batches and, with
+    // sync.verifyTxSignatures, the txs of blocks fetched by block sync. 0 threads checks on the
+    // main thread.
+    const pool = (this.#verifierPool = new VerifierPool({ threads: this.config.mempool.verifyThreads, minBatch: 32 }));
     const log = (module: string) => this.logger.child({ module });
     this.chain = new Chain(
       { genesis: this.genesis },
@@ -190,7 +196,7 @@ export class MedLedgerNode {
         logger: log('sync'),
         metrics: this.metrics,
         onApplied: (c) => this.#onCommit(c, true),
-        verified,
+        verifier: { pool, verified },
       },
     );
     this.driver = new ConsensusDriver(
@@ -223,14 +229,7 @@ export class MedLedgerNode {
         logger: log('txrelay'),
         metrics: this.metrics,
         // Relayed batches are checked on worker threads (ADR 0008); 0 threads checks them inline.
-        ...(this.config.mempool.verifyThreads > 0
-          ? {
-              verifier: {
-                pool: new VerifierPool({ threads: this.config.mempool.verifyThreads, minBatch: 32 }),
-                verified,
-              },
-            }
-          : {}),
+        ...(pool.threads > 0 ? { verifier: { pool, verified } } : {}),
       },
     );
     this.api = createApiServer(
@@ -357,13 +356,14 @@ export class MedLedgerNode {
     await this.driver.stop();
     this.#txRelay.stop();
     await this.network.stop().catch(() => undefined);
+    await this.#verifierPool.close();
     await this.db.close().catch(() => undefined);
     this.#wal.close();
     this.logger.info('node stopped');
     this.logger.flush();
   }
 
-  status(): NodeStatus {
+  status(): StatusView {
     const latest = this.chain.latest;
     return {
       chainId: this.genesis.chainId,

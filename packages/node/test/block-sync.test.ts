@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '@medledger/crypto';
 import { createNetwork, testNetworkOptions, type Libp2pNetwork } from '@medledger/network';
 import { encodeCanonical, toHex } from '@medledger/types';
-import { BlockSync, DEFAULT_SYNC_OPTIONS } from '../src/sync/block-sync.js';
+import { BlockSync, DEFAULT_SYNC_OPTIONS } from '../src/sync/index.js';
 import { createLogger } from '../src/logger.js';
 import { createLedger } from './fixtures.js';
 

@@ -19,7 +19,7 @@ import {
   type X25519KeyPair,
 } from '@medledger/crypto';
 import { createDatabase, TEST_DATABASE_OPTIONS, type LevelDatabase } from '@medledger/db';
-import { peerIdFromNodeKey, type RequestHandler } from '@medledger/network';
+import { peerIdFromNodePublicKey, type RequestHandler } from '@medledger/network';
 import { createStateMachine, type MedLedgerStateMachine } from '@medledger/state';
 import {
   decodeCanonical,
@@ -67,7 +67,7 @@ function newOrg(id: string): Org {
     org: new Signer(generateKeyPair().secretKey),
     node,
     enc: generateEncKeyPair(),
-    peerId: peerIdFromNodeKey(node.publicKey),
+    peerId: peerIdFromNodePublicKey(node.publicKey),
   };
 }
 

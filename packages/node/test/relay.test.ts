@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPair, sha256, signTx, type Ed25519KeyPair, type Signer } from '@medledger/crypto';
 import { createNetwork, testNetworkOptions, type Libp2pNetwork } from '@medledger/network';
 import { MedLedgerError, TxType, VoteType, encodeCanonical, encodeTx, toHex, voteSignBytes } from '@medledger/types';
-import { DEFAULT_TX_RELAY_OPTIONS, TxRelay } from '../src/mempool/relay.js';
+import { DEFAULT_TX_RELAY_OPTIONS } from '../src/mempool/options.js';
+import { TxRelay } from '../src/mempool/relay.js';
 import { createLogger } from '../src/logger.js';
 import { createLedger } from './fixtures.js';
 

@@ -19,13 +19,15 @@ export function isMedLedgerError(err: unknown): err is MedLedgerError {
   return err instanceof MedLedgerError;
 }
 
-/** Error codes for shapes and encoding; other packages define their own in their errors.ts. */
+/** Error codes for shapes, encoding and genesis; other packages define their own in their errors.ts. */
 export const TypesErrorCode = {
   ENCODING: 'ENCODING_INVALID',
   NON_CANONICAL: 'ENCODING_NON_CANONICAL',
   INVALID_SHAPE: 'INVALID_SHAPE',
   UNKNOWN_TX_TYPE: 'UNKNOWN_TX_TYPE',
   TOO_LARGE: 'TOO_LARGE',
+  /** A genesis that parses but cannot start a chain (no validators). */
+  GENESIS_INVALID: 'GENESIS_INVALID',
 } as const;
 
 export function shapeError(field: string, expected: string): MedLedgerError {

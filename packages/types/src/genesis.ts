@@ -1,4 +1,4 @@
-import { MedLedgerError, shapeError } from './errors.js';
+import { MedLedgerError, TypesErrorCode, shapeError } from './errors.js';
 import { fromHex } from './encoding.js';
 import { assertArray, assertBool, assertRecord, assertString, assertUint, ORG_ID_RE } from './validate.js';
 
@@ -106,7 +106,7 @@ export function parseGenesis(json: unknown): Genesis {
     if (!ids.has(org)) throw shapeError(`genesis.validators[${i}].org`, 'a genesis organisation');
     return { pubKey, org, name: assertString(r.name, `genesis.validators[${i}].name`, 64) };
   });
-  if (validators.length === 0) throw new MedLedgerError('GENESIS_INVALID', 'genesis has no validators');
+  if (validators.length === 0) throw new MedLedgerError(TypesErrorCode.GENESIS_INVALID, 'genesis has no validators');
   if (new Set(validators.map((v) => v.pubKey)).size !== validators.length) {
     throw shapeError('genesis.validators', 'unique keys');
   }

@@ -1,11 +1,32 @@
 /**
- * The read views the HTTP API serves and the client receives: JSON-ready (hex strings, ms times).
- * One definition, so the state that produces them and the client that reads them never drift.
+ * The JSON shapes of the HTTP API that the node and the client share: the read views it serves,
+ * the queries and bodies it takes (hex strings, ms times). One definition, so the node that
+ * produces or parses them and the client that reads or sends them never drift.
  */
 export interface Page<T> {
   items: T[];
   /** Opaque cursor for the next page, null at the end. */
   next: string | null;
+}
+
+/** `GET /status`: the node's view of the chain and of itself. */
+export interface StatusView {
+  chainId: string;
+  /** The node's libp2p peer id. */
+  nodeId: string;
+  /** Hex address of the node key: what `header.proposer` holds for this node. */
+  validatorAddress: string;
+  /** The last committed height (0 before the first block). */
+  height: number;
+  /** Null at height 0. */
+  latestBlockHash: string | null;
+  /** Block time (ms) of the latest block; null at height 0. */
+  latestBlockTime: number | null;
+  validator: boolean;
+  peers: number;
+  catchingUp: boolean;
+  round: number;
+  mempoolSize: number;
 }
 
 export interface RecordView {
@@ -84,6 +105,16 @@ export interface RecordQuery {
   limit?: number;
   /** `next` of the previous page of the same query. */
   cursor?: string;
+}
+
+/** `PUT /records/:id/document` body (ADR 0006), byte fields as hex. */
+export interface DocumentUploadBody {
+  ciphertext: string;
+  authorKey: string;
+  patientKey: string | null;
+  time: number;
+  from: string;
+  signature: string;
 }
 
 /** A governance proposal and its votes (ADR 0007). */

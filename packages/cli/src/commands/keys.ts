@@ -10,7 +10,7 @@ import {
   PASSPHRASE_FILE_ENV,
   writeKeyFile,
 } from '@medledger/crypto';
-import { envPassphrase } from '../context.js';
+import { keyPassphrase } from '../context.js';
 import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
 
@@ -49,7 +49,7 @@ export function registerKeysCommands(program: Command): void {
         }
         let passphrase: string | undefined;
         if (opts.encrypt) {
-          passphrase = envPassphrase();
+          passphrase = keyPassphrase();
           if (!passphrase) {
             throw new MedLedgerError(
               CryptoErrorCode.NO_PASSPHRASE,

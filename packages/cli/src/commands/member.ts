@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomId, type MedLedgerClient, type ProposalJson } from '@medledger/client';
 import { GovActionType, MedLedgerError, TxType, fromHex, type GovAction } from '@medledger/types';
-import { readOrgDescriptor } from '@medledger/node';
+import { NodeErrorCode, readOrgDescriptor } from '@medledger/node';
 import { chainClient, signingAccount } from '../context.js';
 import { CliErrorCode } from '../errors.js';
 import { withChainOptions, withSigningOptions, type ChainOptions, type SigningOptions } from '../options.js';
@@ -64,7 +64,8 @@ async function buildAction(opts: ProposeOptions, client: MedLedgerClient): Promi
     const members = await client.members();
     if (members.members.some((m) => m.id === d.id)) {
       // Already a member: --validator makes its node a validator; anything else is a mistake.
-      if (!validator) throw new MedLedgerError('ALREADY_EXISTS', `${d.id} is already a member; add --validator?`);
+      if (!validator)
+        throw new MedLedgerError(NodeErrorCode.AlreadyExists, `${d.id} is already a member; add --validator?`);
       return { type: GovActionType.ValidatorAdd, org: d.id, validator };
     }
     return {
@@ -90,7 +91,7 @@ async function buildAction(opts: ProposeOptions, client: MedLedgerClient): Promi
   const wanted = opts.removeValidator!.toLowerCase();
   const { validators } = await client.validators();
   const v = validators.find((x) => x.pubKey === wanted || x.address === wanted || x.name.toLowerCase() === wanted);
-  if (!v) throw new MedLedgerError('NOT_FOUND', `no validator ${opts.removeValidator} in the current set`);
+  if (!v) throw new MedLedgerError(NodeErrorCode.NotFound, `no validator ${opts.removeValidator} in the current set`);
   return { type: GovActionType.ValidatorRemove, pubKey: fromHex(v.pubKey, 'pubKey') };
 }
 

@@ -10,6 +10,7 @@ import { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, writeGeneratedPassphrase } from '@
 import {
   NODE_PROCESS_ENV,
   MedLedgerNode,
+  NodeErrorCode,
   ORG_FILE,
   TESTNET_FILE,
   composeFile,
@@ -21,8 +22,9 @@ import {
   type InitializedNode,
   type TestnetManifest,
 } from '@medledger/node';
-import { envPassphrase } from '../context.js';
+import { keyPassphrase } from '../context.js';
 import { parseList, recordRunningApi } from '../options.js';
+import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
 
 const port = (v: string) => {
@@ -79,11 +81,11 @@ export function registerNodeCommands(program: Command): void {
         // Encrypted keys are the default: a plain key file on a production server is a key given away.
         // Without a passphrase from the environment, one is generated into the home so that
         // `init` then `start` work unattended; the operator moves it to a secret store (ADR 0003).
-        let passphrase = envPassphrase();
+        let passphrase = keyPassphrase();
         if (!passphrase && !o.insecurePlainKeys) {
           const layout = homeLayout(resolve(o.home));
           if (existsSync(layout.nodeConfig)) {
-            throw new MedLedgerError('HOME_EXISTS', `${o.home} already holds a node; choose another --home`);
+            throw new MedLedgerError(NodeErrorCode.HomeExists, `${o.home} already holds a node; choose another --home`);
           }
           passphrase = writeGeneratedPassphrase(layout.passphrase);
           warn(
@@ -92,9 +94,10 @@ export function registerNodeCommands(program: Command): void {
         }
         if (!passphrase) warn('--insecure-plain-keys: key files are written unencrypted (development only)');
         if (!(Object.values(OrgKind) as string[]).includes(o.kind)) {
-          throw new MedLedgerError('USAGE', `--kind: one of ${Object.values(OrgKind).join('|')}`);
+          throw new MedLedgerError(CliErrorCode.USAGE, `--kind: one of ${Object.values(OrgKind).join('|')}`);
         }
-        if (o.peers && !o.genesis) throw new MedLedgerError('USAGE', '--peers goes with --genesis (joining a network)');
+        if (o.peers && !o.genesis)
+          throw new MedLedgerError(CliErrorCode.USAGE, '--peers goes with --genesis (joining a network)');
         const common = {
           home: o.home,
           name: o.name,
@@ -314,7 +317,7 @@ async function runTestnet(dir: string): Promise<void> {
     manifest = JSON.parse(readFileSync(join(dir, TESTNET_FILE), 'utf8')) as TestnetManifest;
   } catch (err) {
     throw new MedLedgerError(
-      'HOME_MISSING',
+      NodeErrorCode.HomeMissing,
       `no testnet in ${dir}: run \`medledger testnet init\` first (${(err as Error).message})`,
     );
   }
@@ -400,5 +403,5 @@ async function runTestnet(dir: string): Promise<void> {
     clearTimeout(killTimer);
     stopWatchingParent();
   }
-  if (failures.length > 0) throw new MedLedgerError('TESTNET_NODE_FAILED', failures.join('; '));
+  if (failures.length > 0) throw new MedLedgerError(CliErrorCode.TESTNET_NODE_FAILED, failures.join('; '));
 }

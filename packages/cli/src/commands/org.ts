@@ -9,8 +9,9 @@ import {
   syncDirectoryOf,
   writeKeyFile,
 } from '@medledger/crypto';
-import { chainClient, envPassphrase, keyPath, signingAccount } from '../context.js';
+import { chainClient, keyPassphrase, keyPath, signingAccount } from '../context.js';
 import { withSigningOptions, type SigningOptions } from '../options.js';
+import { CliErrorCode } from '../errors.js';
 import { action, warn } from '../output.js';
 
 /** `medledger org ...`: the organisation's own key. */
@@ -30,7 +31,7 @@ export function registerOrgCommands(program: Command): void {
       const pending = `${path}.new`;
       if (existsSync(pending)) return finishRotation(opts, path, pending);
       const { encrypted } = keyFileInfo(path);
-      const passphrase = envPassphrase(opts.home);
+      const passphrase = keyPassphrase(opts.home);
       if (encrypted && !passphrase) {
         throw new MedLedgerError(CryptoErrorCode.NO_PASSPHRASE, `the org key is encrypted: set ${PASSPHRASE_ENV}`);
       }
@@ -70,7 +71,7 @@ async function finishRotation(opts: SigningOptions, path: string, pending: strin
   const { orgs } = await chainClient(opts).orgs();
   if (!orgs.some((o) => o.orgKey === next)) {
     throw new MedLedgerError(
-      'KEY_EXISTS',
+      CliErrorCode.KEY_EXISTS,
       `${pending} is from an earlier rotation the chain has not taken; if its org.rotateKey tx is no longer pending, remove the file and rotate again`,
     );
   }

@@ -40,11 +40,11 @@ export function registerStatusCommands(program: Command): void {
         text: [
           `chain:     ${s.chainId}`,
           `height:    ${s.height} (${s.latestBlockHash}, ${isoTime(s.latestBlockTime)})`,
-          `round:     ${s.round ?? 0}`,
+          `round:     ${s.round}`,
           `node:      ${s.nodeId}${s.validator ? ` (validator ${s.validatorAddress})` : ' (not a validator: following)'}`,
           `peers:     ${s.peers}`,
           `sync:      ${s.catchingUp ? 'catching up' : 'in sync'}`,
-          `mempool:   ${s.mempoolSize ?? 0} txs`,
+          `mempool:   ${s.mempoolSize} txs`,
           `validators at height ${v.height}:`,
           ...table,
         ].join('\n'),

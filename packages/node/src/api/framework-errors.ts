@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { NodeErrorCode } from '../errors.js';
 
 /**
  * Answers that Fastify and Node's HTTP parser give before any route or error handler runs, in
@@ -13,10 +14,10 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, reason, code, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Request Timeout', 'TIMEOUT', 'the request did not arrive in time']
+      ? [408, 'Request Timeout', NodeErrorCode.Timeout, 'the request did not arrive in time']
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'INVALID_REQUEST', 'the request headers are too large']
-        : [400, 'Bad Request', 'INVALID_REQUEST', 'malformed HTTP request'];
+        ? [431, 'Request Header Fields Too Large', NodeErrorCode.InvalidRequest, 'the request headers are too large']
+        : [400, 'Bad Request', NodeErrorCode.InvalidRequest, 'malformed HTTP request'];
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
     socket.write(
@@ -31,9 +32,9 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
 export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const [status, code, message] =
     err.code === 'FST_ERR_BAD_URL'
-      ? [400, 'INVALID_REQUEST', 'the URL is not valid']
+      ? [400, NodeErrorCode.InvalidRequest, 'the URL is not valid']
       : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? [414, 'INVALID_REQUEST', 'a path parameter is too long']
-        : [500, 'INTERNAL', 'internal error'];
+        ? [414, NodeErrorCode.InvalidRequest, 'a path parameter is too long']
+        : [500, NodeErrorCode.Internal, 'internal error'];
   void reply.code(status).send({ error: { code, message } });
 }

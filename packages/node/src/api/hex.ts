@@ -1,4 +1,5 @@
 import { MedLedgerError } from '@medledger/types';
+import { NodeErrorCode } from '../errors.js';
 
 /**
  * A lowercase hex string in a request body. The pattern is linear on purpose: with
@@ -11,6 +12,9 @@ export const hexSchema = (maxBytes?: number) =>
 /** INVALID_REQUEST, as the schema's own refusals, for a hex field that does not hold whole bytes. */
 export function assertEvenHex(hex: string, field: string): void {
   if (hex.length % 2 !== 0) {
-    throw new MedLedgerError('INVALID_REQUEST', `body/${field} must hold whole bytes (an even number of hex digits)`);
+    throw new MedLedgerError(
+      NodeErrorCode.InvalidRequest,
+      `body/${field} must hold whole bytes (an even number of hex digits)`,
+    );
   }
 }

@@ -9,6 +9,8 @@ import {
   isMedLedgerError,
   toHex,
   MAX_TX_BYTES,
+  type RecordQuery,
+  type StatusView,
 } from '@medledger/types';
 import { sha256 } from '@medledger/crypto';
 import type { BlockStore, TxLocation } from '@medledger/db';
@@ -25,24 +27,10 @@ import { assertEvenHex, hexSchema } from './hex.js';
 import { decimalIntegers } from './params.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 
-export interface NodeStatus {
-  chainId: string;
-  nodeId: string;
-  validatorAddress: string;
-  height: number;
-  latestBlockHash: string | null;
-  latestBlockTime: number | null;
-  validator: boolean;
-  peers: number;
-  catchingUp: boolean;
-  round: number;
-  mempoolSize: number;
-}
-
 /** What the API needs from the node: a narrow view, so the API owns no node internals. */
 export interface ApiContext {
   ready(): boolean;
-  status(): NodeStatus;
+  status(): StatusView;
   blocks: BlockStore;
   queries: StateQueries;
   /** The set of the next height, each validator with its activity as this node saw it. */
@@ -69,10 +57,10 @@ const HTTP_STATUS: Record<string, number> = {
   [NodeErrorCode.NotReady]: 503,
   [NodeErrorCode.TxFailed]: 422,
   [NodeErrorCode.TxDropped]: 422,
-  BODY_TOO_LARGE: 413,
+  [NodeErrorCode.BodyTooLarge]: 413,
   [NodeErrorCode.UnsupportedMediaType]: 415,
   // The node's own faults, not the client's (the default for other codes is 400).
-  INTERNAL: 500,
+  [NodeErrorCode.Internal]: 500,
   [StateErrorCode.CORRUPT]: 500,
   ...DOC_HTTP_STATUS,
 };
@@ -333,17 +321,7 @@ export function createApiServer(
     },
   );
 
-  app.get<{
-    Querystring: {
-      patient?: string;
-      type?: string;
-      author?: string;
-      since?: number;
-      until?: number;
-      limit?: number;
-      cursor?: string;
-    };
-  }>(
+  app.get<{ Querystring: RecordQuery }>(
     '/records',
     {
       schema: {
@@ -364,7 +342,7 @@ export function createApiServer(
     async (req) => {
       const q = req.query;
       if (!q.patient && !q.author && !q.type) {
-        throw new MedLedgerError('INVALID_REQUEST', 'give at least one of patient, author or type');
+        throw new MedLedgerError(NodeErrorCode.InvalidRequest, 'give at least one of patient, author or type');
       }
       const page = await ctx.queries.records(q);
       return { records: page.items, next: page.next };
@@ -487,17 +465,17 @@ function describeError(err: FastifyError | MedLedgerError | Error): {
     return { status: HTTP_STATUS[err.code] ?? 400, code: err.code, message: err.message, ...(meta ? { meta } : {}) };
   }
   const f = err as FastifyError;
-  if (f.validation) return { status: 400, code: 'INVALID_REQUEST', message: f.message };
+  if (f.validation) return { status: 400, code: NodeErrorCode.InvalidRequest, message: f.message };
   if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is too large' };
+    return { status: 413, code: NodeErrorCode.BodyTooLarge, message: 'request body is too large' };
   if (f.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return { status: 415, code: NodeErrorCode.UnsupportedMediaType, message: 'send application/json' };
   }
   if (f.statusCode === 400 && (err instanceof SyntaxError || f.code?.startsWith('FST_ERR_CTP'))) {
-    return { status: 400, code: 'BAD_JSON', message: 'request body is not valid JSON' };
+    return { status: 400, code: NodeErrorCode.BadJson, message: 'request body is not valid JSON' };
   }
   if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) {
-    return { status: f.statusCode, code: 'INVALID_REQUEST', message: f.message };
+    return { status: f.statusCode, code: NodeErrorCode.InvalidRequest, message: f.message };
   }
-  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+  return { status: 500, code: NodeErrorCode.Internal, message: 'internal error' };
 }

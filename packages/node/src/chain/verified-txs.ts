@@ -2,8 +2,8 @@ import { toHex } from '@medledger/types';
 
 /**
  * Hashes of txs whose signature this node already verified. Signature verification is the hot
- * path (DESIGN §3): a tx arrives through the API or gossip, then again inside a proposal, and
- * must be verified only once per node.
+ * path (DESIGN §3): a tx arrives through the API or from a peer's tx relay (`/txs/1`), then
+ * again inside a proposal, and must be verified only once per node.
  */
 export class VerifiedTxCache {
   readonly #hashes = new Set<string>();

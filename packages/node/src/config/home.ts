@@ -20,6 +20,8 @@ export interface HomeLayout {
   lastSignState: string;
   /** The consensus WAL, one file per height (ADR 0002). */
   consensusWal: string;
+  /** Written by `medledger start` while its node runs: its pid and the address its API really listens on. */
+  runningApi: string;
   logs: string;
   logFile: string;
 }
@@ -38,20 +40,27 @@ export function homeLayout(home: string): HomeLayout {
     db: join(home, 'data', 'ledger'),
     lastSignState: join(home, 'data', 'last_sign_state.json'),
     consensusWal: join(home, 'data', 'consensus-wal'),
+    runningApi: join(home, 'data', 'api.json'),
     logs: join(home, 'logs'),
     logFile: join(home, 'logs', 'node.log'),
   };
 }
 
 /**
- * The passphrase of a home's key files, looked up as `start` and `config validate` both do:
- * MEDLEDGER_KEY_PASSPHRASE, else the file MEDLEDGER_KEY_PASSPHRASE_FILE names, else the one `init`
- * generated into `keys/passphrase`. Undefined for plain key files.
+ * The passphrase of a home's key files, looked up as `start`, `config validate` and the CLI's
+ * signing commands all do: MEDLEDGER_KEY_PASSPHRASE, else the file MEDLEDGER_KEY_PASSPHRASE_FILE
+ * names, else the one `init` generated into `keys/passphrase` (without a layout: the environment
+ * only). Undefined for plain key files. A passphrase file that cannot be read fails with
+ * `errorCode`: CONFIG_INVALID for a node's start; the CLI reports CRYPTO_NO_PASSPHRASE.
  */
-export function homeKeyPassphrase(layout: HomeLayout, env: NodeJS.ProcessEnv): string | undefined {
+export function homeKeyPassphrase(
+  layout: HomeLayout | undefined,
+  env: NodeJS.ProcessEnv,
+  errorCode: string = NodeErrorCode.ConfigInvalid,
+): string | undefined {
   try {
-    return passphraseFromEnv(env, layout.passphrase);
+    return passphraseFromEnv(env, layout?.passphrase);
   } catch (err) {
-    throw new MedLedgerError(NodeErrorCode.ConfigInvalid, `cannot read the passphrase file: ${(err as Error).message}`);
+    throw new MedLedgerError(errorCode, `cannot read the passphrase file: ${(err as Error).message}`);
   }
 }

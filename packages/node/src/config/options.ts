@@ -39,7 +39,10 @@ export interface MempoolOptions {
   maxBytes: number;
   /** Pending txs one account may hold: the consortium's rate limit in place of fees. */
   maxPerAccount: number;
-  /** Worker threads that check the signatures of gossiped tx batches; 0 checks them inline. */
+  /**
+   * Worker threads that check signatures: of the tx batches peers relay over `/txs/1` and, with
+   * `sync.verifyTxSignatures`, of blocks fetched by block sync (one pool); 0 checks them inline.
+   */
   verifyThreads: number;
 }
 

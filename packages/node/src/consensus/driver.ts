@@ -17,12 +17,17 @@ import {
 } from '@medledger/types';
 import { sha256, verifySignature } from '@medledger/crypto';
 import type { ConsensusWal } from '@medledger/db';
-import { proposerFor, type ConsensusEngine, type EngineAction, type Step } from '@medledger/consensus';
+import {
+  proposerFor,
+  timeoutParamsFromChain,
+  type ConsensusEngine,
+  type EngineAction,
+  type Step,
+} from '@medledger/consensus';
 import type { Validator } from '@medledger/state';
-import { GossipVerdict, peerIdFromNodeKey, type NetworkService } from '@medledger/network';
+import { GossipVerdict, peerIdFromNodePublicKey, type NetworkService } from '@medledger/network';
 import { blockHash as blockHashOf, type Chain, type CommittedBlock } from '../chain/chain.js';
-import type { Mempool } from '../mempool/mempool.js';
-import type { MempoolTx } from '../mempool/interface.js';
+import type { MempoolTx, MempoolView } from '../mempool/interface.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardedSigner } from './signer.js';
@@ -42,7 +47,7 @@ import {
 export interface ConsensusDriverModules {
   engine: ConsensusEngine;
   chain: Chain;
-  mempool: Mempool;
+  mempool: MempoolView;
   /** Whether a pending tx may go into this node's proposal yet (e.g. its peers hold it already). */
   proposable?: (tx: MempoolTx) => boolean;
   network: NetworkService;
@@ -379,13 +384,7 @@ export class ConsensusDriver {
     const actions = this.m.engine.startHeight(this.#height, {
       validators: this.#validators.map((v) => v.address),
       self: this.m.signer && this.#isValidator(this.m.signer.address) ? this.m.signer.address : null,
-      timeouts: {
-        proposeMs: p.timeoutProposeMs,
-        prevoteMs: p.timeoutPrevoteMs,
-        precommitMs: p.timeoutPrecommitMs,
-        deltaMs: p.timeoutDeltaMs,
-        capMs: p.timeoutCapMs,
-      },
+      timeouts: timeoutParamsFromChain(p),
     });
     this.m.metrics.round.set(0);
     await this.#dispatch(actions);
@@ -463,7 +462,7 @@ export class ConsensusDriver {
     const missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
     if (missing.length > 0) {
       const proposer = this.m.chain.validatorsAt(proposal.height).find((v) => bytesEqual(v.address, proposal.proposer));
-      const peers = [...new Set([proposer ? peerIdFromNodeKey(proposer.pubKey) : from, from])];
+      const peers = [...new Set([proposer ? peerIdFromNodePublicKey(proposer.pubKey) : from, from])];
       let fetched: Uint8Array[] | undefined;
       for (const peer of peers) {
         fetched = await this.#fetchProposalTxs(peer, proposal.blockHash, missing).catch((err: unknown) => {

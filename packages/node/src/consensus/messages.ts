@@ -12,6 +12,7 @@ import {
   encodeProposal,
   encodeVote,
   shapeError,
+  TypesErrorCode,
   type Block,
   type Proposal,
   type Vote,
@@ -75,7 +76,8 @@ const isTag = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) &
 
 export function decodeConsensusMessage(bytes: Uint8Array): ConsensusMessage {
   const msg = decodeGossipMessage(bytes);
-  if (msg.kind === 'compact-proposal') throw new MedLedgerError('INVALID_SHAPE', 'a compact proposal is gossip only');
+  if (msg.kind === 'compact-proposal')
+    throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, 'a compact proposal is gossip only');
   return msg;
 }
 
@@ -90,7 +92,7 @@ export function gossipMessageHeight(bytes: Uint8Array): number {
   }
   if (v[0] === KIND_VOTE) return decodeVote(v[1]).height;
   if (v[0] === KIND_PROPOSAL || v[0] === KIND_COMPACT_PROPOSAL) return decodeProposal(v[1]).height;
-  throw new MedLedgerError('INVALID_SHAPE', 'unknown consensus message kind');
+  throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, 'unknown consensus message kind');
 }
 
 /** What arrives on the consensus topic: a full message or a compact proposal. */
@@ -119,5 +121,5 @@ export function decodeGossipMessage(bytes: Uint8Array): ConsensusMessage | Compa
   if (kind === KIND_VOTE && (v.length === 2 || (v.length === 3 && isTag(b))) && a instanceof Uint8Array) {
     return { kind: 'vote', vote: decodeVote(a) };
   }
-  throw new MedLedgerError('INVALID_SHAPE', 'unknown consensus message kind');
+  throw new MedLedgerError(TypesErrorCode.INVALID_SHAPE, 'unknown consensus message kind');
 }

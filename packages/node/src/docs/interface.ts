@@ -31,16 +31,6 @@ export interface DocsModules {
   logger: Logger;
 }
 
-/** `PUT /records/:id/document` body, byte fields as hex. */
-export interface DocUploadBody {
-  ciphertext: string;
-  authorKey: string;
-  patientKey: string | null;
-  time: number;
-  from: string;
-  signature: string;
-}
-
 /** What the reader's node hands back to its client: still encrypted, for the reader's org key only. */
 export interface FetchedDocument {
   record: string;

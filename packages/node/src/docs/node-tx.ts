@@ -8,7 +8,7 @@ export interface NodeTxModules {
   chainId: string;
   /** The committed nonce of the node key's account (0 when unused). */
   committedNonce(): Promise<number>;
-  /** Checks the tx into the mempool and gossips it; throws MedLedgerError on refusal. */
+  /** Checks the tx into the mempool and relays it to the peers (`/txs/1`); throws MedLedgerError on refusal. */
   submit(bytes: Uint8Array): { hash: string };
   /** Resolves once the tx is committed. */
   waitForCommit(hash: string, timeoutMs: number): Promise<TxLocation>;

@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { fromHex, MAX_DOC_REQUEST_BYTES, toHex } from '@medledger/types';
+import { fromHex, MAX_DOC_REQUEST_BYTES, toHex, type DocumentUploadBody } from '@medledger/types';
 import { assertEvenHex, hexSchema } from '../api/hex.js';
 import { DocErrorCode, docError } from './errors.js';
-import type { DocUploadBody } from './interface.js';
 import { uploadBodyLimit } from './options.js';
 import type { DocumentService } from './service.js';
 
@@ -14,7 +13,7 @@ const params = { type: 'object', properties: { id: ID }, required: ['id'] } as c
  * error handler turns the service's MedLedgerErrors into `{error: {code, message}}` answers.
  */
 export function registerDocumentRoutes(app: FastifyInstance, docs: DocumentService): void {
-  app.put<{ Params: { id: string }; Body: DocUploadBody }>(
+  app.put<{ Params: { id: string }; Body: DocumentUploadBody }>(
     '/records/:id/document',
     {
       bodyLimit: uploadBodyLimit(docs.options),

@@ -1,5 +1,5 @@
 import { EncKey, rewrapDataKey, decryptDocument, sha256, verifyDocRequest, verifyDocUpload } from '@medledger/crypto';
-import { peerIdFromNodeKey, publicKeyFromPeerId } from '@medledger/network';
+import { peerIdFromNodePublicKey, publicKeyFromPeerId } from '@medledger/network';
 import type { RecordView } from '@medledger/state';
 import {
   bytesEqual,
@@ -13,14 +13,16 @@ import {
   TxType,
   TypesErrorCode,
   type DocRequest,
+  type DocumentUploadBody,
   type Tx,
 } from '@medledger/types';
 import { decideAccess } from './access.js';
 import { DocErrorCode, docError } from './errors.js';
-import type { DocsModules, DocUploadBody, DocumentStatus, FetchedDocument } from './interface.js';
+import type { DocsModules, DocumentStatus, FetchedDocument } from './interface.js';
 import { DEFAULT_DOCS_OPTIONS, type DocsOptions } from './options.js';
 import { decodeDocResponse, encodeRefusal, encodeServed, TRY_NEXT_HOLDER, type DocServed } from './protocol.js';
 import { DocumentStore } from './store.js';
+import { NodeErrorCode } from '../errors.js';
 
 /**
  * The document subsystem of a node (ADR 0006):
@@ -92,7 +94,7 @@ export class DocumentService {
 
   // ---- upload (author's node) -------------------------------------------------------------
 
-  async upload(recordId: string, body: DocUploadBody): Promise<{ record: string; size: number; stored: boolean }> {
+  async upload(recordId: string, body: DocumentUploadBody): Promise<{ record: string; size: number; stored: boolean }> {
     const ciphertext = fromHex(body.ciphertext, 'ciphertext');
     if (ciphertext.length > this.#opts.maxDocumentBytes) {
       throw docError(DocErrorCode.TOO_LARGE, `document is over ${this.#opts.maxDocumentBytes} bytes`);
@@ -163,7 +165,7 @@ export class DocumentService {
         return encodeRefusal(err.code, err.message);
       }
       this.#m.logger.error({ err: (err as Error).message }, 'document request failed');
-      return encodeRefusal('INTERNAL', 'internal error');
+      return encodeRefusal(NodeErrorCode.Internal, 'internal error');
     }
   }
 
@@ -199,7 +201,7 @@ export class DocumentService {
         { request: requestBytes, consent },
         this.#opts.commitTimeoutMs,
       );
-      if (r.code !== 0) throw new MedLedgerError('TX_FAILED', r.log);
+      if (r.code !== 0) throw new MedLedgerError(NodeErrorCode.TxFailed, r.log);
       accessTx = r.hash;
     } catch (err) {
       // Consent may have changed between the check and the block: report why, if it did.
@@ -255,7 +257,7 @@ export class DocumentService {
     }
     const record = await this.#liveRecord(recordId);
     const author = await this.#m.queries.org(record.author);
-    const holders = (author?.nodeKeys ?? []).map((k) => peerIdFromNodeKey(fromHex(k, 'nodeKey')));
+    const holders = (author?.nodeKeys ?? []).map((k) => peerIdFromNodePublicKey(fromHex(k, 'nodeKey')));
     if (holders.length === 0) throw docError(DocErrorCode.HOLDER_UNREACHABLE, 'the author organisation has no nodes');
 
     let lastError: MedLedgerError | undefined;
@@ -264,7 +266,7 @@ export class DocumentService {
       try {
         served = await this.#ask(holder, requestBytes);
       } catch (err) {
-        const e = isMedLedgerError(err) ? err : new MedLedgerError('INTERNAL', String(err));
+        const e = isMedLedgerError(err) ? err : new MedLedgerError(NodeErrorCode.Internal, String(err));
         if (e.meta.remote === true && !TRY_NEXT_HOLDER.includes(e.code)) throw stripRemote(e);
         lastError = e;
         continue;

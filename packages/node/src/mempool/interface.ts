@@ -9,7 +9,12 @@ export interface MempoolTx {
   sender: string;
 }
 
-/** The narrow view of the mempool that block building and consensus depend on (as in CometBFT). */
+/**
+ * The narrow view of the mempool that consensus depends on (as in CometBFT): the consensus
+ * driver reaps txs for its proposals, reads the ones a proposal names, and hands back the
+ * hashes each committed block included. The tx relay, inside the mempool subsystem, takes the
+ * concrete `Mempool`.
+ */
 export interface MempoolView {
   readonly size: number;
   readonly bytes: number;
@@ -22,4 +27,9 @@ export interface MempoolView {
   reap(maxTxs: number, maxBytes: number, ready?: (tx: MempoolTx) => boolean): MempoolTx[];
   /** Called once whenever the pool goes from empty to non-empty. */
   onTxsAvailable(listener: () => void): void;
+  /**
+   * After a commit: drops the txs the block included (hex hashes) and re-checks what is left
+   * against the new state.
+   */
+  update(committedHashes: Iterable<string>): void;
 }

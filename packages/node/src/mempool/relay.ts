@@ -7,6 +7,7 @@ import {
   encodeCanonical,
   encodedTxSignBytes,
   toHex,
+  TypesErrorCode,
 } from '@medledger/types';
 import { sha256, type VerifierPool, type VerifyItem } from '@medledger/crypto';
 import type { NetworkService } from '@medledger/network';
@@ -16,42 +17,7 @@ import type { Metrics } from '../metrics.js';
 import type { DecodedBytes, Mempool } from './mempool.js';
 import type { MempoolTx } from './interface.js';
 import { NodeErrorCode } from '../errors.js';
-
-export interface TxRelayOptions {
-  protocol: string;
-  /** Txs per batch. */
-  maxBatchTxs: number;
-  /** Bytes of txs per batch. */
-  maxBatchBytes: number;
-  /** How long a tx may wait for its batch to fill. */
-  flushMs: number;
-  /**
-   * Txs waiting for one peer. Past this (a stalled peer) the queue is dropped and the peer gets
-   * the whole pool again, in order, once it answers.
-   */
-  maxQueuedTxs: number;
-  /** Txs of the pool sent to a peer that has just connected or fell behind. */
-  maxResyncTxs: number;
-  requestTimeoutMs: number;
-  /** Pause after a batch was not delivered, before the peer gets the pool again. */
-  retryMs: number;
-  /**
-   * How long this node's proposals leave out a tx its API took while the tx has not yet reached
-   * every peer: a peer missing a proposal's tx fetches it inside the propose step.
-   */
-  deliveryWaitMs: number;
-}
-
-export const DEFAULT_TX_RELAY_OPTIONS: Omit<TxRelayOptions, 'protocol'> = {
-  maxBatchTxs: 1024,
-  maxBatchBytes: 1024 * 1024,
-  flushMs: 10,
-  maxQueuedTxs: 20_000,
-  maxResyncTxs: 20_000,
-  requestTimeoutMs: 10_000,
-  retryMs: 500,
-  deliveryWaitMs: 100,
-};
+import type { TxRelayOptions } from './options.js';
 
 /** Batches smaller than this are checked on the main thread. */
 const PREVERIFY_MIN_BATCH = 32;
@@ -62,11 +28,11 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Faults that prove the sender relayed something no honest node would have checked and passed. */
 const PEER_FAULTS = new Set<string>([
   NodeErrorCode.BadSignature,
-  'INVALID_SHAPE',
-  'ENCODING_INVALID',
-  'ENCODING_NON_CANONICAL',
-  'UNKNOWN_TX_TYPE',
-  'TOO_LARGE',
+  TypesErrorCode.INVALID_SHAPE,
+  TypesErrorCode.ENCODING,
+  TypesErrorCode.NON_CANONICAL,
+  TypesErrorCode.UNKNOWN_TX_TYPE,
+  TypesErrorCode.TOO_LARGE,
 ]);
 
 /**
@@ -148,7 +114,6 @@ export class TxRelay {
     this.#pending = [];
     this.#outboxes.clear();
     this.#undelivered.clear();
-    void this.m.verifier?.pool.close();
   }
 
   /** Queues a tx this node's API accepted for every peer. */

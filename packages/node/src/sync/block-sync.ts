@@ -17,31 +17,15 @@ import {
   type Commit,
   type Tx,
 } from '@medledger/types';
-import { VerifierPool, type VerifyItem } from '@medledger/crypto';
-import { availableParallelism } from 'node:os';
+import type { VerifierPool, VerifyItem } from '@medledger/crypto';
 import type { BlockStore } from '@medledger/db';
 import type { NetworkService } from '@medledger/network';
 import { blockHash, type Chain, type CommittedBlock } from '../chain/chain.js';
 import type { VerifiedTxCache } from '../chain/verified-txs.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-
-export interface BlockSyncOptions {
-  syncProtocol: string;
-  statusProtocol: string;
-  /** Blocks asked for in one request. */
-  batchBlocks: number;
-  maxResponseBytes: number;
-  requestTimeoutMs: number;
-  /** Verify tx signatures of fetched blocks too, not only their commit certificates (ADR 0008). */
-  verifyTxSignatures: boolean;
-}
-
-export const DEFAULT_SYNC_OPTIONS = {
-  batchBlocks: 64,
-  maxResponseBytes: 16 * 1024 * 1024,
-  requestTimeoutMs: 10_000,
-} as const;
+import { NodeErrorCode } from '../errors.js';
+import { DEFAULT_SYNC_OPTIONS, type BlockSyncOptions } from './options.js';
 
 const SYNC_RESPONSE_TARGET_BYTES = 2 * 1024 * 1024;
 /** First and longest pause for a peer that claimed to be ahead and served nothing. */
@@ -75,13 +59,18 @@ export class BlockSync {
       logger: Logger;
       metrics: Metrics;
       onApplied: (committed: CommittedBlock) => void;
-      /** Where signatures verified ahead on worker threads are recorded (`verifyTxSignatures`). */
-      verified?: VerifiedTxCache;
+      /**
+       * Needed with `verifyTxSignatures`: the node's verifier pool (its threads are
+       * `mempool.verifyThreads`; 0 checks on the main thread) and the cache where the signatures
+       * it verified ahead are recorded (ADR 0008).
+       */
+      verifier?: { pool: VerifierPool; verified: VerifiedTxCache };
     },
-  ) {}
-
-  /** Worker threads for a catch-up, started with it and stopped after it (ADR 0008). */
-  #pool: VerifierPool | undefined;
+  ) {
+    if (opts.verifyTxSignatures && !m.verifier) {
+      throw new MedLedgerError(NodeErrorCode.ConfigInvalid, 'block sync verifies tx signatures only with a verifier');
+    }
+  }
   /** Blocks asked for per request, adapted to their size (see #fetchRange). */
   #count = 16;
   /** Txs of fetched blocks, decoded (and verified, when so configured), by hex hash; for block execution. */
@@ -148,26 +137,15 @@ export class BlockSync {
     return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
-  /** Applies blocks from the best peers until none reports more than we have. */
-  async catchUp(reason: string): Promise<number> {
-    try {
-      return await this.#catchUp(reason);
-    } finally {
-      const pool = this.#pool;
-      this.#pool = undefined;
-      await pool?.close();
-    }
-  }
-
   /**
    * Decodes the txs of fetched blocks ahead of their execution (the next range while this one
-   * executes). With `verifyTxSignatures`, their signatures are checked on worker threads; the
+   * executes). With `verifyTxSignatures`, their signatures are checked on the verifier pool; the
    * valid ones go to the verified-tx cache, and an invalid one is left out, so its block fails
    * validation as it would have without this step. Without it, a block's commit certificate
    * vouches for its txs: more than 2/3 of the validators checked every signature before voting.
    */
   async #prepare(blocks: Block[]): Promise<void> {
-    const verify = this.opts.verifyTxSignatures ? this.m.verified : undefined;
+    const verifier = this.opts.verifyTxSignatures ? this.m.verifier : undefined;
     const items: VerifyItem[] = [];
     const ids: string[] = [];
     const txs: Tx[] = [];
@@ -186,7 +164,7 @@ export class BlockSync {
         } catch {
           continue; // left to block validation, which rejects it
         }
-        if (!verify || verify.has(id)) {
+        if (!verifier || verifier.verified.has(id)) {
           this.#decoded.set(id, tx);
           continue;
         }
@@ -195,17 +173,19 @@ export class BlockSync {
         txs.push(tx);
       }
     }
-    if (!verify || items.length === 0) return;
-    this.#pool ??= new VerifierPool({ threads: Math.min(4, availableParallelism()), minBatch: 128 });
-    const ok = await this.#pool.verify(items);
+    if (!verifier || items.length === 0) return;
+    const ok = await verifier.pool.verify(items, {
+      minBatch: this.opts.verifyMinBatch ?? DEFAULT_SYNC_OPTIONS.verifyMinBatch,
+    });
     ok.forEach((valid, i) => {
       if (!valid) return;
-      verify.add(ids[i]!);
+      verifier.verified.add(ids[i]!);
       this.#decoded.set(ids[i]!, txs[i]!);
     });
   }
 
-  async #catchUp(reason: string): Promise<number> {
+  /** Applies blocks from the best peers until none reports more than we have. */
+  async catchUp(reason: string): Promise<number> {
     let applied = 0;
     for (let attempt = 0; attempt < 20; attempt++) {
       const statuses = (await this.peerStatuses()).filter((s) => s.height > this.m.chain.height);
@@ -258,11 +238,11 @@ export class BlockSync {
           const height = this.m.chain.height + 1;
           if (block.header.height !== height)
             throw new MedLedgerError(
-              'SYNC_OUT_OF_ORDER',
+              NodeErrorCode.SyncOutOfOrder,
               `peer sent height ${block.header.height}, expected ${height}`,
             );
           if (!bytesEqual(commit.blockHash, blockHash(block.header)))
-            throw new MedLedgerError('INVALID_COMMIT', 'commit is not for this block');
+            throw new MedLedgerError(NodeErrorCode.InvalidCommit, 'commit is not for this block');
           this.m.chain.verifyCommit(commit, height);
           const known = (h: string) => this.#decoded.get(h);
           const committed = await this.m.chain.commit(block, commit, { known, bytes });
