@@ -45,7 +45,7 @@ import { readRecord, recordView } from './modules/records.js';
 import { orgView, readKeyOwner, readOrg } from './modules/registry.js';
 import { erasureView, readErasure, type ErasureView } from './modules/erasure.js';
 import {
-  decodeProposal,
+  decodeGovProposal,
   listProposals,
   memberNodeKeys,
   proposalView,
@@ -203,7 +203,7 @@ export class StateQueryService implements StateQueries {
   async proposal(id: string): Promise<ProposalView | undefined> {
     if (!matches(id, ID_RE)) return undefined;
     const bytes = this.#db.getSync(proposalKey(id));
-    return bytes === undefined ? undefined : proposalView(decodeProposal(bytes), this.#committedTime());
+    return bytes === undefined ? undefined : proposalView(decodeGovProposal(bytes), this.#committedTime());
   }
 
   async memberNodeKeys(): Promise<string[]> {

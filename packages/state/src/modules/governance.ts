@@ -43,7 +43,7 @@ import {
   removedOrgKey,
   validatorSetsKey,
 } from '../keys.js';
-import { readKeyOwner, readOrg, sortValidators } from './registry.js';
+import { readKeyOwner, readOrg, sortValidatorEntries } from './registry.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -126,7 +126,7 @@ export const submitProposal: TxHandler<'gov.propose'> = (ctx, p: GovProposePaylo
   const own = ctx.validatorsAt(ctx.height).filter((v) => v.org === ctx.signer!.org);
   castVotes(entry, own, ctx.signer.org, true);
   tally(ctx, entry);
-  ctx.store.put(key, encodeProposal(entry));
+  ctx.store.put(key, encodeGovProposal(entry));
   return ok();
 };
 
@@ -134,7 +134,7 @@ export const voteOnProposal: TxHandler<'gov.vote'> = (ctx, p: GovVotePayload) =>
   const key = proposalKey(p.proposal);
   const bytes = ctx.store.get(key);
   if (bytes === undefined) return fail(TxCode.NotFound, 'no such proposal');
-  const entry = decodeProposal(bytes);
+  const entry = decodeGovProposal(bytes);
   if (entry.status !== ProposalStatus.Open) return fail(TxCode.Invalid, `proposal is ${entry.status}`);
   if (ctx.time > entry.expires) return fail(TxCode.Expired, 'proposal expired');
   const validators = ctx.validatorsAt(ctx.height);
@@ -151,7 +151,7 @@ export const voteOnProposal: TxHandler<'gov.vote'> = (ctx, p: GovVotePayload) =>
   }
   castVotes(entry, counted, ctx.signer.org, p.approve);
   tally(ctx, entry);
-  ctx.store.put(key, encodeProposal(entry));
+  ctx.store.put(key, encodeGovProposal(entry));
   return ok();
 };
 
@@ -294,7 +294,7 @@ function changeValidatorSet(ctx: ExecContext, change: (set: ValidatorEntry[]) =>
   const sets = readSets(ctx.store);
   const from = ctx.height + 2;
   const last = sets[sets.length - 1]!;
-  const validators = sortValidators(change(last.validators));
+  const validators = sortValidatorEntries(change(last.validators));
   if (last.from === from) last.validators = validators;
   else sets.push({ from, validators });
   ctx.store.put(validatorSetsKey(), encodeEntry(sets));
@@ -312,11 +312,11 @@ function votingPeriod(store: StateReader): number {
   return typeof v === 'number' && v > 0 ? v : DEFAULT_CHAIN_PARAMS.proposalVotingPeriodMs!;
 }
 
-function encodeProposal(e: ProposalEntry): Uint8Array {
+function encodeGovProposal(e: ProposalEntry): Uint8Array {
   return encodeEntry(e);
 }
 
-export function decodeProposal(bytes: Uint8Array): ProposalEntry {
+export function decodeGovProposal(bytes: Uint8Array): ProposalEntry {
   try {
     const v = assertRecord(decodeCanonical(bytes), 'proposal');
     const id = assertString(v.id, 'id', 32);
@@ -404,7 +404,7 @@ export function proposalView(e: ProposalEntry, now: number): ProposalView {
 export async function listProposals(db: KeyValueReader, now: number): Promise<ProposalView[]> {
   const out: ProposalView[] = [];
   for await (const [, value] of db.range(prefixRange(proposalPrefix())))
-    out.push(proposalView(decodeProposal(value), now));
+    out.push(proposalView(decodeGovProposal(value), now));
   // Newest first: the open ones an operator is asked to vote on are at the top.
   return out.sort((a, b) => b.height - a.height || (a.id < b.id ? -1 : 1));
 }

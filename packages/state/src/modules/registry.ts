@@ -62,7 +62,7 @@ export function genesisWrites(genesis: Genesis): StateWrite[] {
   }
   for (const [keyHex, owner] of owners) put(keyOwnerKey(fromHex(keyHex, 'key')), owner);
 
-  const validators = sortValidators(
+  const validators = sortValidatorEntries(
     genesis.validators.map((v) => ({ pubKey: fromHex(v.pubKey, 'pubKey'), org: v.org, name: v.name })),
   );
   const sets: ValidatorSetEntry[] = [{ from: 1, validators }];
@@ -70,7 +70,7 @@ export function genesisWrites(genesis: Genesis): StateWrite[] {
   return writes;
 }
 
-export function sortValidators(validators: readonly ValidatorEntry[]): ValidatorEntry[] {
+export function sortValidatorEntries(validators: readonly ValidatorEntry[]): ValidatorEntry[] {
   return validators
     .map((v) => ({ v, address: addressOf(v.pubKey) }))
     .sort((a, b) => compareBytes(a.address, b.address))
